@@ -1,0 +1,37 @@
+# One-command set-up: `make train` and `make test` build .venv when it is missing or older than
+# pyproject.toml, install Fashion-MNIST from Debian where apt is available, then do their job.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+ARGS ?=
+
+.PHONY: install train test bench fashion-mnist clean
+
+install: $(STAMP) fashion-mnist
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+# The one real image dataset available offline (Debian's dataset-fashion-mnist); elsewhere
+# torchvision downloads it at first use.
+fashion-mnist:
+	@if [ ! -d $(FASHION_MNIST) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+
+train: install
+	$(PY) train.py $(ARGS)
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) benchmarks/palindrome.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

@@ -1,0 +1,1 @@
+"""Lightning + Hydra experiment framework: networks, datamodules and the training glue."""

@@ -1,0 +1,1 @@
+"""LightningDataModules: each serves ``train``/``val``/``test`` batches of ``(inputs, class index)``."""

@@ -1,0 +1,59 @@
+"""Mini-batches served by slicing in-memory tensors: no per-sample Dataset, no collation.
+
+On a tiny model a per-sample ``Dataset`` + ``DataLoader`` costs several times the model's own
+step; slicing whole tensors costs almost nothing. The loader is resumable: its order is a pure
+function of (seed, epoch) and it reports how many batches it served, so Lightning can restart
+a run mid-epoch on exactly the batch where it stopped.
+"""
+import math
+
+import torch
+
+
+class EpochShuffle:
+    """The sample order of one epoch. Lightning calls ``set_epoch`` before every epoch."""
+
+    def __init__(self, num_samples: int, shuffle: bool, seed: int):
+        self.num_samples, self.shuffle, self.seed = num_samples, shuffle, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self) -> torch.Tensor | None:
+        if not self.shuffle:
+            return None
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(self.num_samples, generator=generator)
+
+
+class TensorBatches:
+    """An iterable of ``tuple(t[i:j] for t in tensors)`` batches over tensors of equal length."""
+
+    batch_sampler = None  # Lightning looks for one (as on a DataLoader); the slicing is the batching
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = False, seed: int = 0):
+        if len({len(t) for t in tensors}) != 1:
+            raise ValueError("all tensors must have the same number of samples")
+        self.tensors, self.batch_size = tensors, batch_size
+        self.sampler = EpochShuffle(len(tensors[0]), shuffle, seed)
+        self._served = 0  # batches handed out in the current epoch
+        self._skip = 0  # batches to skip on the next iteration (set when resuming)
+
+    def __len__(self) -> int:
+        return math.ceil(self.sampler.num_samples / self.batch_size)
+
+    def __iter__(self):
+        order = self.sampler.order()
+        tensors = self.tensors if order is None else tuple(t[order] for t in self.tensors)
+        self._served, self._skip = self._skip, 0
+        for start in range(self._served * self.batch_size, self.sampler.num_samples, self.batch_size):
+            self._served += 1
+            yield tuple(t[start:start + self.batch_size] for t in tensors)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.sampler.epoch, "served": self._served}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.set_epoch(state["epoch"])
+        self._skip = state["served"]

@@ -1,0 +1,42 @@
+"""The one exception type for bad user input, so every entry point can report it in one line."""
+from hydra.errors import CompactHydraException
+
+
+class ConfigError(CompactHydraException, ValueError):
+    """A config value that is wrong; ``key`` names it as the user typed it (``data.input_length``).
+
+    Components raise it with their own argument name; ``train.py`` prefixes the config group
+    (``with_group``) so the message names the key exactly as it is overridden on the command line.
+    Subclassing Hydra's compact exception makes Hydra print the message without a traceback.
+    """
+
+    def __init__(self, key: str, problem: str):
+        self.key, self.problem = key, problem
+        super().__init__(f"{key}: {problem}")
+
+    def with_group(self, group: str) -> "ConfigError":
+        return ConfigError(f"{group}.{self.key}", self.problem)
+
+
+def check_int(key: str, value, minimum: int = 1) -> int:
+    """Return ``value`` if it is an integer >= ``minimum``, else raise a ConfigError naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(key, f"must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_fraction(key: str, value, low: float = 0.0, high: float = 1.0, high_inclusive=False) -> float:
+    """Return ``value`` if it is a number in (low, high) (or (low, high]), else raise a ConfigError."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and low < value and (value <= high if high_inclusive else value < high)
+    if not ok:
+        bracket = "]" if high_inclusive else ")"
+        raise ConfigError(key, f"must be a number in ({low}, {high}{bracket}, got {value!r}")
+    return float(value)
+
+
+def check_choice(key: str, value, allowed) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise a ConfigError listing them."""
+    if value not in allowed:
+        raise ConfigError(key, f"must be one of {', '.join(map(str, allowed))}; got {value!r}")
+    return value

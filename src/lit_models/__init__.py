@@ -1,0 +1,1 @@
+"""Networks (plain ``nn.Module``) and the LightningModule that trains them."""

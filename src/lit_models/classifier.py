@@ -1,0 +1,93 @@
+"""The one LightningModule every experiment uses: cross-entropy, accuracy per split, optimizer wiring."""
+from typing import Callable
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+SPLITS = ("train", "val", "test")
+
+
+class Classifier(pl.LightningModule):
+    """Trains any network that maps a batch of inputs to class logits.
+
+    Logs ``{split}/loss`` and ``{split}/acc`` once per epoch, and ``val/acc_best``. Each step only
+    updates torchmetrics accumulators; the values are logged at epoch end, which keeps Lightning's
+    logging machinery off the training hot path. Metric states are persistent, so a run resumed
+    mid-epoch from a checkpoint ends with the same metrics as one never interrupted. The optimizer
+    (and optional LR scheduler) arrive as Hydra partials and are called with the parameters.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        num_classes: int,
+        scheduler: Callable | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.net = net
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        # keyed "train_" etc.: a ModuleDict key may not shadow nn.Module.train
+        self.accuracy = nn.ModuleDict(
+            {s + "_": MulticlassAccuracy(num_classes, average="micro", validate_args=False) for s in SPLITS})
+        self.mean_loss = nn.ModuleDict({s + "_": MeanMetric(nan_strategy="disable") for s in SPLITS})
+        self.val_acc_best = MaxMetric()
+        for metric in (*self.accuracy.values(), *self.mean_loss.values(), self.val_acc_best):
+            metric.persistent(True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def step(self, batch, split: str) -> torch.Tensor:
+        x, y = batch
+        logits = self.net(x)
+        loss = F.cross_entropy(logits, y)
+        self.accuracy[split + "_"].update(logits.detach(), y)
+        self.mean_loss[split + "_"].update(loss.detach(), len(y))
+        return loss
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        """Batches are tuples of tensors: move each directly, skipping Lightning's generic walk."""
+        return tuple(t.to(device, non_blocking=True) for t in batch)
+
+    def log_epoch(self, split: str) -> torch.Tensor:
+        """Log the split's epoch loss and accuracy, reset the accumulators, return the accuracy."""
+        accuracy = self.accuracy[split + "_"].compute()
+        self.log_dict({f"{split}/loss": self.mean_loss[split + "_"].compute(), f"{split}/acc": accuracy},
+                      prog_bar=split == "val")
+        self.accuracy[split + "_"].reset()
+        self.mean_loss[split + "_"].reset()
+        return accuracy
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self.step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self.step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self.log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        accuracy = self.log_epoch("val")
+        if self.trainer.sanity_checking:  # a partial pass over untrained weights is no record
+            return
+        self.val_acc_best.update(accuracy)
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        self.log_epoch("test")
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.scheduler_factory(optimizer)}

@@ -1,0 +1,37 @@
+"""The vanilla RNN with the hand-written cell of EXPERIMENTS.md Part III (not ``torch.nn.RNN``)."""
+import math
+
+import torch
+from torch import nn
+
+from src.errors import check_int
+
+
+class VanillaRNN(nn.Module):
+    """``h_t = tanh(W_hx x_t + W_hh h_{t-1} + b_h)``, ``o = W_ph h_T + b_o``, with ``h_0 = 0``.
+
+    Returns the logits of the last step only; gradients flow back through all steps (BPTT).
+    Parameters are initialised like ``torch.nn.RNN``: uniform in ``±1/sqrt(hidden_dim)``.
+    """
+
+    def __init__(self, input_dim: int, hidden_dim: int, num_classes: int):
+        super().__init__()
+        check_int("input_dim", input_dim)
+        check_int("hidden_dim", hidden_dim)
+        check_int("num_classes", num_classes, minimum=2)
+        self.W_hx = nn.Parameter(torch.empty(hidden_dim, input_dim))
+        self.W_hh = nn.Parameter(torch.empty(hidden_dim, hidden_dim))
+        self.b_h = nn.Parameter(torch.empty(hidden_dim))
+        self.W_ph = nn.Parameter(torch.empty(num_classes, hidden_dim))
+        self.b_o = nn.Parameter(torch.empty(num_classes))
+        bound = 1 / math.sqrt(hidden_dim)
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(batch, steps, input_dim)`` -> logits ``(batch, num_classes)``."""
+        drive = torch.addmm(self.b_h, x.flatten(0, 1), self.W_hx.T).view(*x.shape[:2], -1)
+        h = torch.zeros(x.shape[0], self.W_hh.shape[0], dtype=x.dtype, device=x.device)
+        for t in range(x.shape[1]):
+            h = torch.tanh(torch.addmm(drive[:, t], h, self.W_hh.T))
+        return torch.addmm(self.b_o, h, self.W_ph.T)

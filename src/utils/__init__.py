@@ -1,0 +1,1 @@
+"""Glue between Hydra configs and Lightning objects, used by ``train.py``."""

@@ -1,0 +1,32 @@
+"""Record the whole composed config as each run's hyperparameters (TensorBoard's HPARAMS tab)."""
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import Logger, TensorBoardLogger
+from torch.utils.tensorboard.summary import hparams
+
+# Columns of the HPARAMS table; their values are read from the scalars logged under these tags.
+HPARAM_METRICS = ("val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss")
+
+
+def flatten(cfg: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and None become strings TensorBoard accepts."""
+    flat = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return flat
+
+
+def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
+    """Give every logger the resolved config (hydra excluded); TensorBoard also gets HPARAMS."""
+    params = OmegaConf.to_container(cfg, resolve=True)
+    params.pop("paths", None)
+    flat = flatten(params)
+    for logger in loggers:
+        logger.log_hyperparams(params)
+        if isinstance(logger, TensorBoardLogger):
+            writer = logger.experiment._get_file_writer()
+            for summary in hparams(flat, {name: 0.0 for name in HPARAM_METRICS}):
+                writer.add_summary(summary)

@@ -1,0 +1,28 @@
+"""OmegaConf resolvers the configs use. Importing this module registers them (idempotent)."""
+import os
+
+from omegaconf import OmegaConf
+
+SWEPT_KEYS_ENV = "TRAIN_SWEPT_KEYS"  # set by src.utils.sweep.SweepSummary when a multirun starts
+
+
+def _if(condition, then, otherwise):
+    return then if condition else otherwise
+
+
+def _job_name(*, _root_) -> str:
+    """A sweep job's folder (and TensorBoard run) name: its overrides of the swept keys only.
+
+    ``-m data.input_length=3,5 trainer.max_epochs=9`` names its jobs ``data.input_length=3`` and
+    ``data.input_length=5``: the keys every job shares would only make the names longer.
+    """
+    swept = set(filter(None, os.environ.get(SWEPT_KEYS_ENV, "").split(",")))
+    overrides = sorted(o for o in _root_.hydra.overrides.task if o.split("=", 1)[0].lstrip("+~") in swept)
+    return ",".join(overrides).replace("/", "_") or f"job{_root_.hydra.job.num}"
+
+
+RESOLVERS = {"if": _if, "pid": os.getpid, "job_name": _job_name}
+
+for _name, _fn in RESOLVERS.items():
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_new_resolver(_name, _fn, use_cache=_name == "pid")

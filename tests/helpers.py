@@ -1,0 +1,34 @@
+"""Test-only Lightning callbacks and TensorBoard readers."""
+from pathlib import Path
+
+import pytorch_lightning as pl
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+class CrashAtStep(pl.Callback):
+    """Raises as if the process were killed, right after training step ``step``."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == self.step:
+            raise RuntimeError(f"simulated crash at step {self.step}")
+
+
+def read_scalars(run_dir: Path) -> dict[str, list[float]]:
+    """Every scalar tag in the TensorBoard events of ``run_dir`` -> its values in step order."""
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def hparams_metric_tags(run_dir: Path) -> list[str]:
+    """The metric columns the run declares for TensorBoard's HPARAMS tab."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")["_hparams_/experiment"]
+    data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    return [info.name.tag for info in data.experiment.metric_infos]

@@ -1,0 +1,29 @@
+"""The hand-written vanilla RNN cell computes exactly the equations of EXPERIMENTS.md."""
+import torch
+
+from src.lit_models.rnn import VanillaRNN
+
+
+def test_parameters_are_named_after_the_equations():
+    net = VanillaRNN(input_dim=1, hidden_dim=8, num_classes=10)
+    shapes = {name: tuple(p.shape) for name, p in net.named_parameters()}
+    assert shapes == {"W_hx": (8, 1), "W_hh": (8, 8), "b_h": (8,), "W_ph": (10, 8), "b_o": (10,)}
+
+
+def test_forward_matches_the_recurrence_step_by_step():
+    torch.manual_seed(0)
+    net = VanillaRNN(input_dim=3, hidden_dim=5, num_classes=4)
+    x = torch.randn(2, 6, 3)
+    h = torch.zeros(2, 5)
+    for t in range(6):
+        h = torch.tanh(x[:, t] @ net.W_hx.T + h @ net.W_hh.T + net.b_h)
+    expected = h @ net.W_ph.T + net.b_o
+    torch.testing.assert_close(net(x), expected)
+
+
+def test_loss_on_the_last_step_backpropagates_to_the_first_input():
+    net = VanillaRNN(input_dim=1, hidden_dim=16, num_classes=10)
+    x = torch.randn(4, 12, 1, requires_grad=True)
+    net(x).sum().backward()
+    assert x.grad[:, 0].abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())

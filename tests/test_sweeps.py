@@ -1,0 +1,58 @@
+"""Sweeps as a user runs them: real ``python train.py -m`` subprocesses on tiny data."""
+from pathlib import Path
+
+from tests.conftest import TINY_RNN, run_train
+from tests.helpers import hparams_metric_tags, read_scalars
+
+TINY_SWEEP = [*(o for o in TINY_RNN if not o.startswith("data.input_length")), "trainer.max_epochs=1", "callbacks.early_stopping=null"]
+
+
+def sweep_dir(cwd: Path) -> Path:
+    (found,) = list((cwd / "multirun").glob("*/*"))
+    return found
+
+
+def test_length_sweep_writes_one_tensorboard_run_per_length_named_by_its_override(tmp_path):
+    run_train("-m", "data.input_length=3,5", *TINY_SWEEP, cwd=tmp_path)
+    root = sweep_dir(tmp_path)
+    jobs = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert jobs == ["data.input_length=3", "data.input_length=5"]
+    for job in jobs:
+        scalars = read_scalars(root / job)
+        assert {"val/acc", "val/acc_best", "test/acc"} <= set(scalars)
+        assert {"val/acc", "val/acc_best", "test/acc"} <= set(hparams_metric_tags(root / job))
+        assert (root / job / "checkpoints" / "last.ckpt").is_file()
+    assert "COMPLETED" in (root / "summary.tsv").read_text()
+
+
+def test_a_failing_job_does_not_stop_the_others_and_is_reported_at_the_end(tmp_path):
+    result = run_train("-m", "data.input_length=0,3", *TINY_SWEEP, cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert "data.input_length: must be an integer >= 1, got 0" in result.stderr.splitlines()[-3:][0] or \
+        "data.input_length: must be an integer >= 1, got 0" in result.stderr
+    assert "Traceback" not in result.stderr
+    root = sweep_dir(tmp_path)
+    failed, good = root / "data.input_length=0", root / "data.input_length=3"
+    assert "data.input_length: must be an integer >= 1" in (failed / "FAILED").read_text()
+    assert not (good / "FAILED").exists() and read_scalars(good)["test/acc"]
+    summary = (root / "summary.tsv").read_text()
+    assert "FAILED" in summary and "COMPLETED" in summary
+
+
+def test_palindrome_lengths_preset_declares_the_3_to_19_sweep(tmp_path):
+    result = run_train("experiment=palindrome_lengths", "--cfg", "hydra", cwd=tmp_path)
+    assert "data.input_length: range(3,20)" in result.stdout
+
+
+def test_two_runs_started_together_never_share_an_output_directory(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import TRAIN_PY
+
+    args = [sys.executable, str(TRAIN_PY), *TINY_RNN, "trainer.max_epochs=1"]
+    procs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    runs = list((tmp_path / "outputs").glob("*/*"))
+    assert len(runs) == 2 and all((run / "checkpoints" / "last.ckpt").is_file() for run in runs)

@@ -1,0 +1,62 @@
+"""Train and test one model: compose the config, instantiate, fit, test the best checkpoint.
+
+    python train.py                              # vanilla RNN on palindromes (the default job)
+    python train.py model=rnn optimizer=adam optimizer.lr=3e-4
+    python train.py -m data.input_length=range(3,20)
+    python train.py --help                       # groups, options and the composed config
+"""
+import logging
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig
+
+import src.utils.resolvers  # noqa: F401  (registers ${if:...} and ${pid:} before Hydra composes)
+from src.utils.build import build, check_accelerator, check_optimizer
+from src.utils.checkpoints import resolve_ckpt_path, run_dir_of
+from src.utils.cli import exit_on_unknown_group_option
+from src.utils.hparams import log_hyperparameters
+
+log = logging.getLogger("train")
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Fit and test as ``cfg`` says; return ``cfg.optimized_metric`` for sweepers."""
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    check_accelerator(cfg.trainer)
+    check_optimizer(cfg.optimizer)
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.paths.root_dir, cfg.paths.output_dir)
+    if ckpt_path and run_dir_of(ckpt_path):  # a resumed run goes on in its own folder: one TB run,
+        cfg.paths.output_dir = str(run_dir_of(ckpt_path))  # and the best checkpoint is still known
+    datamodule = build("data", cfg.data)
+    model = build("model", cfg.model, optimizer=build("optimizer", cfg.optimizer))
+    callbacks = [build(f"callbacks.{name}", c) for name, c in (cfg.get("callbacks") or {}).items() if c]
+    loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
+    trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    log_hyperparameters(loggers, cfg)
+
+    if ckpt_path:
+        log.info("Resuming from %s, writing to %s", ckpt_path, cfg.paths.output_dir)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    if cfg.test_after_fit:
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+        metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
+    output_dir = Path(cfg.paths.output_dir)
+    log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+    log.info("Logs and checkpoints: %s", output_dir)
+    log.info("View them with: tensorboard --logdir %s", output_dir)
+    return metrics.get(cfg.optimized_metric)
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    exit_on_unknown_group_option(CONF_DIR)
+    main()
