@@ -31,7 +31,8 @@ def train(cfg: DictConfig) -> float | None:
     if ckpt_path and run_dir_of(ckpt_path):  # a resumed run goes on in its own folder: one TB run,
         cfg.paths.output_dir = str(run_dir_of(ckpt_path))  # and the best checkpoint is still known
     datamodule = build("data", cfg.data)
-    model = build("model", cfg.model, optimizer=build("optimizer", cfg.optimizer))
+    net = build("model", cfg.model)
+    model = build("module", cfg.module, net=net, optimizer=build("optimizer", cfg.optimizer))
     callbacks = [build(f"callbacks.{name}", c) for name, c in (cfg.get("callbacks") or {}).items() if c]
     loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
     trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)

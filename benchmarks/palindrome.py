@@ -46,7 +46,7 @@ def framework_epoch(cfg) -> tuple[float, int]:
     """Seconds for one training epoch through datamodule + Classifier + Trainer, and samples seen."""
     pl.seed_everything(cfg.seed, verbose=False)
     datamodule = build("data", cfg.data)
-    model = build("model", cfg.model, optimizer=build("optimizer", cfg.optimizer))
+    model = build("module", cfg.module, net=build("model", cfg.model), optimizer=build("optimizer", cfg.optimizer))
     callbacks = [build("callbacks", c) for c in cfg.callbacks.values() if c] + [timer := EpochTimer()]
     loggers = [build("logger", c) for c in cfg.logger.values() if c]
     trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers)
@@ -58,7 +58,7 @@ def plain_epoch(cfg) -> tuple[float, int]:
     """The same epoch as a hand-written loop: forward, cross-entropy, backward, clip, step."""
     pl.seed_everything(cfg.seed, verbose=False)
     datamodule = build("data", cfg.data)
-    net = build("model", cfg.model, optimizer=build("optimizer", cfg.optimizer)).net
+    net = build("model", cfg.model)
     optimizer = build("optimizer", cfg.optimizer)(net.parameters())
     datamodule.setup()
     loader = datamodule.train_dataloader()
