@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 import src.utils.resolvers  # noqa: F401  (registers ${if:...} and ${pid:} before Hydra composes)
+from src.errors import check_choice
 from src.utils.build import build, check_accelerator, check_optimizer
 from src.utils.checkpoints import resolve_ckpt_path, run_dir_of
 from src.utils.cli import exit_on_unknown_group_option
@@ -27,6 +28,7 @@ def train(cfg: DictConfig) -> float | None:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     check_accelerator(cfg.trainer)
     check_optimizer(cfg.optimizer)
+    check_choice("test_ckpt", cfg.test_ckpt, ("best", "last"))
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.paths.root_dir, cfg.paths.output_dir)
     if ckpt_path and run_dir_of(ckpt_path):  # a resumed run goes on in its own folder: one TB run,
         cfg.paths.output_dir = str(run_dir_of(ckpt_path))  # and the best checkpoint is still known
@@ -44,7 +46,8 @@ def train(cfg: DictConfig) -> float | None:
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if cfg.test_after_fit:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+        test_ckpt = best if cfg.test_ckpt == "best" and best else None  # None: the weights in hand
+        trainer.test(model, datamodule=datamodule, ckpt_path=test_ckpt, verbose=False)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
     output_dir = Path(cfg.paths.output_dir)
     log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))

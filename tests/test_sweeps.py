@@ -56,3 +56,14 @@ def test_two_runs_started_together_never_share_an_output_directory(tmp_path):
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     runs = list((tmp_path / "outputs").glob("*/*"))
     assert len(runs) == 2 and all((run / "checkpoints" / "last.ckpt").is_file() for run in runs)
+
+
+def test_numpy_vs_torch_preset_runs_both_implementations_on_all_four_datasets(tmp_path):
+    run_train("-m", "experiment=mlp_numpy_vs_torch", "trainer=cpu", "trainer.max_steps=10",
+              "callbacks.progress_bar=null", "trainer.enable_progress_bar=false", cwd=tmp_path, timeout=300)
+    root = sweep_dir(tmp_path)
+    jobs = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert jobs == [f"data={d},model={m}" for d in ("circles", "hastie", "moons", "multi") for m in ("mlp", "mlp_numpy")]
+    for dataset in ("circles", "hastie", "moons", "multi"):
+        torch_run, numpy_run = (read_scalars(root / f"data={dataset},model={m}") for m in ("mlp", "mlp_numpy"))
+        assert max(abs(a - b) for a, b in zip(torch_run["train/loss"], numpy_run["train/loss"])) < 1e-5

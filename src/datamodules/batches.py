@@ -6,7 +6,9 @@ function of (seed, epoch) and it reports how many batches it served, so Lightnin
 a run mid-epoch on exactly the batch where it stopped.
 """
 import math
+from abc import abstractmethod
 
+import pytorch_lightning as pl
 import torch
 
 
@@ -57,3 +59,41 @@ class TensorBatches:
     def load_state_dict(self, state: dict) -> None:
         self.sampler.set_epoch(state["epoch"])
         self._skip = state["served"]
+
+
+class InMemoryDataModule(pl.LightningDataModule):
+    """A datamodule whose splits are tensors in memory, served as ``TensorBatches``.
+
+    Subclasses set ``batch_size`` and ``seed`` and implement ``make_splits``; they may override
+    ``batch_size_for`` (a full-batch mode, say).
+    """
+
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    batch_size: int
+    seed: int
+
+    @abstractmethod
+    def make_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """``{"train" | "val" | "test": (inputs, labels)}``."""
+
+    def setup(self, stage: str | None = None) -> None:
+        if not getattr(self, "splits", None):
+            self.splits = self.make_splits()
+
+    def batch_size_for(self, split: str) -> int:
+        return self.batch_size
+
+    def _loader(self, split: str, shuffle: bool = False) -> TensorBatches:
+        self.setup()
+        size = self.batch_size_for(split)
+        shuffle = shuffle and size < len(self.splits[split][1])
+        return TensorBatches(*self.splits[split], batch_size=size, shuffle=shuffle, seed=self.seed)
+
+    def train_dataloader(self) -> TensorBatches:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> TensorBatches:
+        return self._loader("val")
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._loader("test")

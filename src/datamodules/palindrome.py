@@ -12,11 +12,10 @@ the requested sizes exceed the supply, ``sampling`` decides what happens:
 import math
 import warnings
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from src.datamodules.batches import TensorBatches
+from src.datamodules.batches import InMemoryDataModule
 from src.errors import ConfigError, check_choice, check_fraction, check_int
 
 SAMPLING = ("replacement", "distinct")
@@ -46,7 +45,7 @@ def palindromes(halves: torch.Tensor, length: int) -> torch.Tensor:
     return torch.cat([halves, halves[:, : length - halves.shape[1]].flip(1)], dim=1)
 
 
-class PalindromeDataModule(pl.LightningDataModule):
+class PalindromeDataModule(InMemoryDataModule):
     """Predict the last digit of a palindrome from the ones before it (it equals the first)."""
 
     num_classes = 10
@@ -84,11 +83,6 @@ class PalindromeDataModule(pl.LightningDataModule):
             raise ConfigError("input_dim", f"must be {self.input_dim} with one_hot={one_hot}, got {input_dim!r}")
         if num_classes != self.num_classes:
             raise ConfigError("num_classes", f"must be 10 (the digits), got {num_classes!r}")
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def setup(self, stage: str | None = None) -> None:
-        if not self.splits:
-            self.splits = self.make_splits()
 
     def make_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Generate disjoint train/val/test sets of ``(inputs, labels)``."""
@@ -129,16 +123,3 @@ class PalindromeDataModule(pl.LightningDataModule):
         if self.one_hot:
             return F.one_hot(digits, 10).float()
         return digits.float().unsqueeze(-1)
-
-    def _loader(self, split: str, shuffle: bool = False) -> TensorBatches:
-        self.setup()
-        return TensorBatches(*self.splits[split], batch_size=self.batch_size, shuffle=shuffle, seed=self.seed)
-
-    def train_dataloader(self) -> TensorBatches:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> TensorBatches:
-        return self._loader("val")
-
-    def test_dataloader(self) -> TensorBatches:
-        return self._loader("test")

@@ -1,0 +1,55 @@
+"""The MLPs trained through train.py: both implementations agree, and the MLP learns."""
+import pytest
+
+from tests.conftest import run_train
+from tests.helpers import read_scalars
+from train import train
+
+QUIET = ["trainer=cpu", "callbacks.progress_bar=null", "trainer.enable_progress_bar=false"]
+
+
+def test_numpy_and_torch_mlp_give_the_same_loss_at_each_of_100_steps_and_the_same_test_accuracy(make_cfg, tmp_path):
+    for model in ("mlp", "mlp_numpy"):
+        train(make_cfg(f"model={model}", "data=hastie", "trainer.max_steps=100", *QUIET, name=model))
+    torch_run, numpy_run = read_scalars(tmp_path / "mlp"), read_scalars(tmp_path / "mlp_numpy")
+    assert len(torch_run["train/loss"]) == 100  # full batch: one step per epoch
+    assert max(abs(a - b) for a, b in zip(torch_run["train/loss"], numpy_run["train/loss"])) < 1e-5
+    assert torch_run["train/loss"][0] > torch_run["train/loss"][-1]
+    assert torch_run["test/acc"] == numpy_run["test/acc"]
+
+
+def test_stochastic_mode_sees_the_same_batches_in_both_implementations(make_cfg, tmp_path):
+    common = ["data=moons", "data.mode=stochastic", "data.batch_size=64", "trainer.max_steps=60", *QUIET]
+    for model in ("mlp", "mlp_numpy"):
+        train(make_cfg(f"model={model}", *common, name=model))
+    torch_run, numpy_run = read_scalars(tmp_path / "mlp"), read_scalars(tmp_path / "mlp_numpy")
+    assert len(torch_run["train/loss"]) == 5  # 13 batches an epoch: 4 whole epochs, then 8 steps
+    assert max(abs(a - b) for a, b in zip(torch_run["train/loss"], numpy_run["train/loss"])) < 1e-5
+
+
+@pytest.mark.parametrize("dataset", ["moons", "hastie", "multi"])
+def test_mlp_with_20_hidden_units_learns_well_above_chance(make_cfg, tmp_path, dataset):
+    train(make_cfg("model=mlp", f"data={dataset}", "trainer.max_steps=300", "optimizer.lr=0.1", *QUIET))
+    assert read_scalars(tmp_path / "run")["test/acc"][-1] >= 0.7  # chance is 0.5
+
+
+def test_numpy_mlp_checkpoint_holds_its_weights_and_tests_from_them(make_cfg, tmp_path):
+    train(make_cfg("model=mlp_numpy", "data=moons", "trainer.max_steps=50", *QUIET, "test_ckpt=best"))
+    import torch
+
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    assert {"params.0", "params.1", "params.2", "params.3"} <= set(state)
+    assert read_scalars(tmp_path / "run")["test/acc"][-1] > 0.7
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["model=mlp", "model.hidden_units='abc'"], "model.hidden_units: must be positive integers"),
+    (["model=mlp", "model.hidden_units='20,,5'"], "model.hidden_units: must be positive integers"),
+    (["model=mlp", "model.hidden_units='0'"], "model.hidden_units: must be positive integers"),
+    (["model=mlp", "data=spirals"], "data=spirals: unknown option; choose one of:"),
+    (["model=mlp_numpy", "optimizer=adam"], "optimizer: model=mlp_numpy implements plain SGD only"),
+])
+def test_bad_mlp_input_fails_before_training_with_one_line(tmp_path, args, expected):
+    result = run_train(*args, cwd=tmp_path, check=False)
+    assert result.returncode != 0 and expected in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("outputs/*/*/events.*"))
