@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 import src.utils.resolvers  # noqa: F401  (registers ${if:...} and ${pid:} before Hydra composes)
 from src.errors import check_choice
-from src.utils.build import build, check_accelerator, check_optimizer
+from src.utils.build import build, check_accelerator, check_optimizer, config_errors
 from src.utils.checkpoints import resolve_ckpt_path, run_dir_of
 from src.utils.cli import exit_on_unknown_group_option
 from src.utils.hparams import log_hyperparameters
@@ -33,6 +33,9 @@ def train(cfg: DictConfig) -> float | None:
     if ckpt_path and run_dir_of(ckpt_path):  # a resumed run goes on in its own folder: one TB run,
         cfg.paths.output_dir = str(run_dir_of(ckpt_path))  # and the best checkpoint is still known
     datamodule = build("data", cfg.data)
+    with config_errors("data"):  # missing or corrupt data fails here, before the Trainer exists
+        datamodule.prepare_data()
+        datamodule.setup("fit")
     net = build("model", cfg.model)
     model = build("module", cfg.module, net=net, optimizer=build("optimizer", cfg.optimizer))
     callbacks = [build(f"callbacks.{name}", c) for name, c in (cfg.get("callbacks") or {}).items() if c]

@@ -19,6 +19,7 @@ class Classifier(pl.LightningModule):
     logging machinery off the training hot path. Metric states are persistent, so a run resumed
     mid-epoch from a checkpoint ends with the same metrics as one never interrupted. The optimizer
     (and optional LR scheduler) arrive as Hydra partials and are called with the parameters.
+    ``channels_last`` stores image weights and batches NHWC (pair it with bf16 on a GPU).
     """
 
     def __init__(
@@ -27,11 +28,15 @@ class Classifier(pl.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         num_classes: int,
         scheduler: Callable | None = None,
+        channels_last: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:  # NHWC weights and inputs: faster convolutions on tensor cores
+            self.net.to(memory_format=torch.channels_last)
         # keyed "train_" etc.: a ModuleDict key may not shadow nn.Module.train
         self.accuracy = nn.ModuleDict(
             {s + "_": MulticlassAccuracy(num_classes, average="micro", validate_args=False) for s in SPLITS})
@@ -53,7 +58,8 @@ class Classifier(pl.LightningModule):
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         """Batches are tuples of tensors: move each directly, skipping Lightning's generic walk."""
-        return tuple(t.to(device, non_blocking=True) for t in batch)
+        return tuple(t.to(device, non_blocking=True, memory_format=self.memory_format) if t.dim() == 4
+                     else t.to(device, non_blocking=True) for t in batch)
 
     def log_epoch(self, split: str) -> torch.Tensor:
         """Log the split's epoch loss and accuracy, reset the accumulators, return the accuracy."""

@@ -95,7 +95,9 @@ def sgd_learning_rate(optimizer) -> float:
 class NumpyClassifier(Classifier):
     """The Classifier's metrics and logging around a ``NumpyMLP`` trained by its own SGD."""
 
-    def __init__(self, net: NumpyMLP, optimizer, num_classes: int):
+    def __init__(self, net: NumpyMLP, optimizer, num_classes: int, channels_last: bool = False):
+        if channels_last:
+            raise ConfigError("channels_last", "does not apply to the NumPy MLP (it flattens its inputs)")
         lr = sgd_learning_rate(optimizer)
         super().__init__(nn.Identity(), functools.partial(NumpySGD, lr=lr), num_classes)
         self.automatic_optimization = False

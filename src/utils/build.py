@@ -1,10 +1,13 @@
 """Instantiate config groups so that any bad value surfaces as one ConfigError naming its key."""
 from typing import Any
 
+from contextlib import contextmanager
+
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from omegaconf.errors import InterpolationKeyError
 
 from src.errors import ConfigError
 
@@ -18,6 +21,15 @@ def root_cause(error: BaseException) -> BaseException:
     return error
 
 
+@contextmanager
+def config_errors(group: str):
+    """Re-raise a ConfigError from inside with its key prefixed by ``group`` (``root`` -> ``data.root``)."""
+    try:
+        yield
+    except ConfigError as error:
+        raise error.with_group(group) from None
+
+
 def build(group: str, cfg: DictConfig, **kwargs: Any) -> Any:
     """``instantiate(cfg, **kwargs)``; errors become a ConfigError prefixed with ``group``."""
     try:
@@ -26,6 +38,10 @@ def build(group: str, cfg: DictConfig, **kwargs: Any) -> Any:
         cause = root_cause(error)
         if isinstance(cause, ConfigError):
             raise cause.with_group(group) from None
+        if isinstance(cause, InterpolationKeyError):
+            key = str(cause).split("'")[1] if str(cause).count("'") >= 2 else str(cause)
+            raise ConfigError(group, f"needs {key}, which the chosen config does not define "
+                              "(this model does not take this data)") from None
         message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         raise ConfigError(group, message) from error
 

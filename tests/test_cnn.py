@@ -1,0 +1,39 @@
+"""The reduced VGG is exactly the architecture of EXPERIMENTS.md Part II."""
+import torch
+from torch import nn
+
+from src.lit_models.cnn import ReducedVGG
+
+
+def test_layers_are_the_specified_conv_blocks_and_pools():
+    net = ReducedVGG(3, 10)
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [
+        (3, 64), (64, 128), (128, 256), (256, 256), (256, 512), (512, 512), (512, 512), (512, 512)]
+    assert all(c.kernel_size == (3, 3) and c.stride == (1, 1) and c.padding == (1, 1) for c in convs)
+    pools = [m for m in net.modules() if isinstance(m, nn.MaxPool2d)]
+    assert len(pools) == 5 and all((p.kernel_size, p.stride, p.padding) == (3, 2, 1) for p in pools)
+    for block in (m for m in net.features if isinstance(m, nn.Sequential)):
+        assert [type(m) for m in block] == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU]
+    assert (net.classifier.in_features, net.classifier.out_features) == (512, 10)
+
+
+def test_spatial_size_after_every_stage():
+    net = ReducedVGG(3, 10).eval()
+    x, sizes = torch.zeros(2, 3, 32, 32), []
+    for layer in net.features:
+        x = layer(x)
+        sizes.append((x.shape[1], x.shape[2]))
+    assert sizes == [(64, 32), (64, 16), (128, 16), (128, 8), (256, 8), (256, 8), (256, 4),
+                     (512, 4), (512, 4), (512, 2), (512, 2), (512, 2), (512, 1)]
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_parameter_count():
+    convs = [(3, 64), (64, 128), (128, 256), (256, 256), (256, 512), (512, 512), (512, 512), (512, 512)]
+    expected = sum(9 * i * o + o + 2 * o for i, o in convs) + 512 * 10 + 10  # conv w+b, BN gamma+beta, linear
+    assert sum(p.numel() for p in ReducedVGG(3, 10).parameters()) == expected == 9_231_114
+
+
+def test_input_channels_follow_the_data():
+    assert ReducedVGG(1, 10)(torch.zeros(2, 1, 32, 32)).shape == (2, 10)

@@ -1,0 +1,54 @@
+"""Image models trained through train.py: they learn on real Fashion-MNIST; CIFAR-10's path works."""
+import pytest
+
+from tests.cifar_fixture import write_cifar10
+from tests.conftest import run_train
+from tests.helpers import read_scalars
+from train import train
+
+QUIET = ["trainer=cpu", "callbacks.progress_bar=null", "trainer.enable_progress_bar=false"]
+SHORT = ["trainer.max_epochs=1", "trainer.limit_val_batches=10", "trainer.limit_test_batches=30"]
+
+
+def test_cnn_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
+    train(make_cfg("model=cnn", "data=fashion_mnist", "trainer.limit_train_batches=40", *SHORT, *QUIET))
+    scalars = read_scalars(tmp_path / "run")
+    assert scalars["test/acc"][-1] >= 0.4  # chance is 0.1; ~0.6 after these 40 steps
+
+
+def test_mlp_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
+    train(make_cfg("model=mlp", "data=fashion_mnist", "model.hidden_units=[128]", "trainer.max_steps=100",
+                   "optimizer.lr=0.1", "data.batch_size=64", "trainer.val_check_interval=50", *QUIET))
+    assert read_scalars(tmp_path / "run")["test/acc"][-1] >= 0.6
+
+
+def test_cnn_trains_on_cifar10_read_from_its_real_file_format(make_cfg, tmp_path):
+    write_cifar10(tmp_path / "cifar")
+    dataset = "+data.dataset={_target_: tests.cifar_fixture.FixtureCIFAR10, _partial_: true}"
+    train(make_cfg("model=cnn", dataset, f"data.root={tmp_path / 'cifar'}", "data.val_size=20",
+                   "trainer.max_epochs=2", "module.channels_last=true", "data.augment=true", *QUIET))
+    scalars = read_scalars(tmp_path / "run")
+    assert len(scalars["val/acc"]) == 2 and len(scalars["test/acc"]) == 1
+
+
+def test_sgd_and_adam_sweep_writes_two_runs(tmp_path):
+    run_train("-m", "experiment=cnn_optimizers", "data=fashion_mnist", "trainer.limit_train_batches=3",
+              "trainer.limit_val_batches=2", "trainer.limit_test_batches=2", *SHORT[:1], *QUIET, cwd=tmp_path)
+    (root,) = (tmp_path / "multirun").glob("*/*")
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["optimizer=adam", "optimizer=sgd"]
+    lrs = {name: read_scalars(root / name) for name in ("optimizer=adam", "optimizer=sgd")}
+    assert "lr-Adam" in lrs["optimizer=adam"] and "lr-SGD" in lrs["optimizer=sgd"]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["model=cnn", "data=moons"], "model: needs data.channels, which the chosen config does not define"),
+    (["model=cnn", "data.batch_size=0"], "data.batch_size: must be an integer >= 1, got 0"),
+    (["model=cnn", "data.root=pyproject.toml"], "is a file; give the folder"),
+    (["model=cnn", "data.download=false"], "data.root: CIFAR-10 is not in"),
+    (["model=cnn", "data=fashion_mnist", "data.val_size=100000"], "data.val_size: must be smaller than the 60000"),
+])
+def test_bad_image_input_fails_before_training_with_one_line(tmp_path, args, expected):
+    (tmp_path / "pyproject.toml").write_text("")
+    result = run_train(*args, "trainer.max_epochs=1", cwd=tmp_path, check=False)
+    assert result.returncode != 0 and expected in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("outputs/*/*/events.*"))

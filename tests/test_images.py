@@ -1,0 +1,117 @@
+"""CIFAR-10 (on a fixture in its real format) and Fashion-MNIST (the real data, from Debian)."""
+import numpy as np
+import pytest
+import torch
+from torchvision import transforms
+
+from src.datamodules.augment import random_crop, random_flip, to_unit_range
+from src.datamodules.images import CIFAR10DataModule, FashionMNISTDataModule
+from src.errors import ConfigError
+from tests.cifar_fixture import PER_BATCH, FixtureCIFAR10, write_cifar10
+
+
+def cifar(root, **kwargs) -> CIFAR10DataModule:
+    return CIFAR10DataModule(dataset=FixtureCIFAR10, root=str(root), val_size=20, **kwargs)
+
+
+def test_cifar10_loads_through_torchvision_into_train_val_test(tmp_path):
+    arrays = write_cifar10(tmp_path)
+    dm = cifar(tmp_path)
+    dm.prepare_data()
+    dm.setup()
+    sizes = {name: tuple(split[0].shape) for name, split in dm.splits.items()}
+    assert sizes == {"train": (180, 3, 32, 32), "val": (20, 3, 32, 32), "test": (PER_BATCH, 3, 32, 32)}
+    assert dm.splits["test"][0].dtype == torch.uint8
+    first = arrays["test_batch"][0].reshape(3, 32, 32)  # CIFAR rows are R plane, G plane, B plane
+    assert torch.equal(dm.splits["test"][0][0], torch.from_numpy(first))
+    train_ids = {bytes(x.numpy()) for x in dm.splits["train"][0]}
+    assert not train_ids & {bytes(x.numpy()) for x in dm.splits["val"][0]}
+
+
+def test_cifar10_archive_alone_is_extracted_and_used(tmp_path):
+    write_cifar10(tmp_path, archive=True)
+    dm = cifar(tmp_path)
+    dm.prepare_data()
+    dm.setup()
+    assert len(dm.splits["train"][1]) == 180
+
+
+def test_batches_are_normalised_like_torchvisions_to_tensor_and_normalize(tmp_path):
+    write_cifar10(tmp_path)
+    dm = cifar(tmp_path)
+    dm.setup()
+    images, labels = dm.on_after_batch_transfer(next(iter(dm.val_dataloader())), 0)
+    usual = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+    raw = dm.splits["val"][0][0].permute(1, 2, 0).numpy()
+    torch.testing.assert_close(images[0], usual(raw), rtol=0, atol=1e-6)
+    assert images.min() >= -1 and images.max() <= 1 and labels.dtype == torch.int64
+
+
+def test_missing_cifar10_offline_fails_at_once_saying_where_to_put_it(tmp_path):
+    for download in (True, False):
+        with pytest.raises(ConfigError) as error:
+            cifar(tmp_path / "empty", download=download).prepare_data()
+        message = str(error.value)
+        assert message.startswith("root: CIFAR-10 is not in") and "cifar-10-python.tar.gz" in message
+        assert "cifar-10-batches-py/" in message and "data.root=" in message
+
+
+def test_corrupt_cifar10_file_fails_its_checksum_with_a_clear_error(tmp_path):
+    write_cifar10(tmp_path)
+    batch = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:-100])  # truncated, as by an interrupted copy
+    for download in (True, False):
+        with pytest.raises(ConfigError, match="failed torchvision's checksums: it is corrupt or incomplete"):
+            cifar(tmp_path, download=download).prepare_data()
+
+
+def test_root_naming_a_file_and_oversized_validation_are_config_errors(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="^root: .* is a file"):
+        cifar(tmp_path / "file")
+    write_cifar10(tmp_path / "data")
+    with pytest.raises(ConfigError, match="^val_size: must be smaller than the 200 training images"):
+        CIFAR10DataModule(dataset=FixtureCIFAR10, root=str(tmp_path / "data"), val_size=500).setup()
+
+
+def test_augmentation_crops_shifted_windows_and_mirrors(tmp_path):
+    images = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    cropped = random_crop(images, 2, torch.Generator().manual_seed(0))
+    for i in range(2):
+        windows = [padded[i, :, r:r + 8, c:c + 8] for r in range(5) for c in range(5)]
+        assert any(torch.equal(cropped[i], w) for w in windows)
+    flipped = random_flip(images, torch.Generator().manual_seed(1))
+    assert all(torch.equal(f, x) or torch.equal(f, x.flip(-1)) for f, x in zip(flipped, images))
+    assert torch.equal(to_unit_range(torch.tensor([0, 255], dtype=torch.uint8)), torch.tensor([-1.0, 1.0]))
+
+
+def test_data_kept_on_the_device_gives_the_same_batches(tmp_path):
+    write_cifar10(tmp_path)
+    batches = []
+    for on_device in ("never", "always"):
+        dm = cifar(tmp_path, on_device=on_device)
+        dm.setup()
+        batches.append([dm.on_after_batch_transfer(b, 0) for b in dm.train_dataloader()])
+    for (x1, y1), (x2, y2) in zip(*batches):
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+
+
+@pytest.fixture(scope="module")
+def fashion(tmp_path_factory):
+    dm = FashionMNISTDataModule(root=str(tmp_path_factory.mktemp("data")), download=False)
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+def test_fashion_mnist_is_padded_to_32x32_with_one_channel_and_balanced(fashion):
+    assert fashion.splits["train"][0].shape == (55_000, 1, 32, 32)
+    assert fashion.splits["test"][0].shape == (10_000, 1, 32, 32)
+    images = fashion.splits["test"][0]
+    assert images[:, :, :2].max() == 0 and images[:, :, :, -2:].max() == 0  # the padding
+    assert torch.bincount(fashion.splits["test"][1]).tolist() == [1000] * 10
+    counts = torch.bincount(torch.cat([fashion.splits["train"][1], fashion.splits["val"][1]]))
+    assert counts.tolist() == [6000] * 10
+    x, _ = fashion.on_after_batch_transfer(next(iter(fashion.val_dataloader())), 0)
+    assert x.min() == -1 and x.max() == 1 and x.dtype == torch.float32
