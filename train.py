@@ -39,6 +39,7 @@ def train(cfg: DictConfig) -> float | None:
     net = build("model", cfg.model)
     model = build("module", cfg.module, net=net, optimizer=build("optimizer", cfg.optimizer))
     callbacks = [build(f"callbacks.{name}", c) for name, c in (cfg.get("callbacks") or {}).items() if c]
+    callbacks += datamodule.extra_callbacks()  # e.g. the palindrome length curriculum
     loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
     trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)
     log_hyperparameters(loggers, cfg)

@@ -53,6 +53,11 @@ class TensorBatches:
             self._served += 1
             yield tuple(t[start:start + self.batch_size] for t in tensors)
 
+    def replace(self, *tensors: torch.Tensor) -> None:
+        """Serve other tensors from the next epoch on (a curriculum's next stage, say)."""
+        self.tensors = tensors
+        self.sampler.num_samples = len(tensors[0])
+
     def state_dict(self) -> dict:
         return {"epoch": self.sampler.epoch, "served": self._served}
 
@@ -82,6 +87,10 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def batch_size_for(self, split: str) -> int:
         return self.batch_size
+
+    def extra_callbacks(self) -> list[pl.Callback]:
+        """Callbacks this data needs during training (train.py adds them); none by default."""
+        return []
 
     def _loader(self, split: str, shuffle: bool = False) -> TensorBatches:
         self.setup()

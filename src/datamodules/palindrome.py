@@ -15,7 +15,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from src.datamodules.batches import InMemoryDataModule
+from src.datamodules.batches import InMemoryDataModule, TensorBatches
+from src.datamodules.curriculum import LengthCurriculum
 from src.errors import ConfigError, check_choice, check_fraction, check_int
 
 SAMPLING = ("replacement", "distinct")
@@ -62,6 +63,11 @@ class PalindromeDataModule(InMemoryDataModule):
         seed: int = 0,
         input_dim: int | None = None,
         num_classes: int = 10,
+        curriculum: bool = False,
+        curriculum_start: int = 2,
+        curriculum_step: int = 1,
+        curriculum_threshold: float = 0.99,
+        curriculum_max_epochs: int = 10,
     ):
         super().__init__()
         self.input_length = check_int("input_length", input_length)
@@ -83,18 +89,34 @@ class PalindromeDataModule(InMemoryDataModule):
             raise ConfigError("input_dim", f"must be {self.input_dim} with one_hot={one_hot}, got {input_dim!r}")
         if num_classes != self.num_classes:
             raise ConfigError("num_classes", f"must be 10 (the digits), got {num_classes!r}")
+        self.curriculum = curriculum
+        if curriculum:
+            start = check_int("curriculum_start", curriculum_start)
+            if start > self.input_length:
+                raise ConfigError("curriculum_start", f"must be <= input_length ({self.input_length}), got {start}")
+            self.curriculum_args = dict(start=start, step=check_int("curriculum_step", curriculum_step),
+                                        threshold=check_fraction("curriculum_threshold", curriculum_threshold,
+                                                                 high_inclusive=True),
+                                        max_epochs=check_int("curriculum_max_epochs", curriculum_max_epochs))
+        self.train_length = self.input_length
+        self._stage: tuple[int, dict] | None = None  # the curriculum's current length and its splits
+        self._train_batches: TensorBatches | None = None
 
     def make_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Generate disjoint train/val/test sets of ``(inputs, labels)``."""
-        generator = torch.Generator().manual_seed(self.seed)
-        length = self.input_length + 1
+        return self.generate(self.input_length)
+
+    def generate(self, input_length: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Disjoint train/val/test sets of ``(inputs, labels)`` for inputs of ``input_length`` digits."""
+        seed = self.seed if input_length == self.input_length else self.seed * 1009 + input_length
+        generator = torch.Generator().manual_seed(seed)
+        length = input_length + 1
         half = math.ceil(length / 2)
         total = sum(self.sizes.values())
         halves = distinct_halves(total, half, generator)
         if len(halves) == total:
             shares = self.sizes
         else:
-            shares = self._shares_of_scarce_pool(len(halves), total)
+            shares = self._shares_of_scarce_pool(len(halves), total, input_length)
         splits, start = {}, 0
         for name, share in shares.items():
             rows = halves[start:start + share]
@@ -105,12 +127,12 @@ class PalindromeDataModule(InMemoryDataModule):
             splits[name] = (self.encode(digits[:, :-1]), digits[:, -1].clone())
         return splits
 
-    def _shares_of_scarce_pool(self, pool: int, total: int) -> dict[str, int]:
+    def _shares_of_scarce_pool(self, pool: int, total: int, input_length: int) -> dict[str, int]:
         shares = {name: max(1, round(pool * size / total)) for name, size in self.sizes.items()}
         shares["train"] = pool - shares["val"] - shares["test"]
         if self.sampling == "distinct":
             warnings.warn(
-                f"input_length={self.input_length} has only {pool} distinct palindromes: using "
+                f"input_length={input_length} has only {pool} distinct palindromes: using "
                 f"{shares['train']}/{shares['val']}/{shares['test']} distinct train/val/test samples "
                 f"instead of {self.sizes['train']}/{self.sizes['val']}/{self.sizes['test']} "
                 "(data.sampling=replacement keeps the requested sizes by repeating samples)",
@@ -123,3 +145,27 @@ class PalindromeDataModule(InMemoryDataModule):
         if self.one_hot:
             return F.one_hot(digits, 10).float()
         return digits.float().unsqueeze(-1)
+
+    def split_at_length(self, input_length: int, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """A split at another input length (the curriculum's current stage); the target's are ``splits``."""
+        if input_length == self.input_length:
+            self.setup()
+            return self.splits[split]
+        if self._stage is None or self._stage[0] != input_length:
+            self._stage = (input_length, self.generate(input_length))
+        return self._stage[1][split]
+
+    def set_train_length(self, input_length: int) -> None:
+        """Train on palindromes with ``input_length`` inputs from the next epoch on."""
+        self.train_length = input_length
+        if self._train_batches is not None:
+            self._train_batches.replace(*self.split_at_length(input_length, "train"))
+
+    def train_dataloader(self) -> TensorBatches:
+        self.setup()
+        train = self.split_at_length(self.train_length, "train")
+        self._train_batches = TensorBatches(*train, batch_size=self.batch_size, shuffle=True, seed=self.seed)
+        return self._train_batches
+
+    def extra_callbacks(self) -> list:
+        return [LengthCurriculum(self, **self.curriculum_args)] if self.curriculum else []

@@ -4,7 +4,7 @@ import math
 import torch
 from torch import nn
 
-from src.errors import check_int
+from src.errors import ConfigError, check_int
 
 
 class VanillaRNN(nn.Module):
@@ -35,3 +35,22 @@ class VanillaRNN(nn.Module):
         for t in range(x.shape[1]):
             h = torch.tanh(torch.addmm(drive[:, t], h, self.W_hh.T))
         return torch.addmm(self.b_o, h, self.W_ph.T)
+
+
+class TorchRecurrent(nn.Module):
+    """A baseline built on ``torch.nn.LSTM`` or ``torch.nn.GRU``: last hidden state -> linear -> logits."""
+
+    CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+    def __init__(self, cell: str, input_dim: int, hidden_dim: int, num_classes: int, num_layers: int = 1):
+        super().__init__()
+        if cell not in self.CELLS:
+            raise ConfigError("cell", f"must be one of {', '.join(self.CELLS)}; got {cell!r}")
+        self.recurrent = self.CELLS[cell](check_int("input_dim", input_dim), check_int("hidden_dim", hidden_dim),
+                                          num_layers=check_int("num_layers", num_layers), batch_first=True)
+        self.output = nn.Linear(hidden_dim, check_int("num_classes", num_classes, minimum=2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(batch, steps, input_dim)`` -> logits of the last step ``(batch, num_classes)``."""
+        outputs, _ = self.recurrent(x)
+        return self.output(outputs[:, -1])

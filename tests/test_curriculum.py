@@ -1,0 +1,69 @@
+"""The palindrome length curriculum, one-hot inputs, and the LSTM/GRU baselines."""
+import pytest
+import torch
+
+from src.datamodules.curriculum import LengthCurriculum
+from src.datamodules.palindrome import PalindromeDataModule
+from src.errors import ConfigError
+from src.lit_models.rnn import TorchRecurrent
+from tests.conftest import TINY_RNN
+from tests.helpers import read_scalars
+from train import train
+
+CURRICULUM = ["data.curriculum=true", "data.curriculum_start=3", "data.curriculum_step=2"]
+
+
+def test_curriculum_moves_up_stage_by_stage_and_ends_at_the_target_length(make_cfg, tmp_path):
+    cfg = make_cfg(*TINY_RNN, *CURRICULUM, "data.input_length=9", "data.curriculum_threshold=0.5",
+                   "data.curriculum_max_epochs=2", "trainer.max_epochs=10", "callbacks.early_stopping=null")
+    train(cfg)
+    scalars = read_scalars(tmp_path / "run")
+    lengths = scalars["curriculum/length"]
+    assert lengths[0] == 3 and lengths[-1] == 9 and set(lengths) <= {3, 5, 7, 9}
+    assert all(b - a in (0, 2) for a, b in zip(lengths, lengths[1:]))  # one step of 2 at a time
+    assert all(lengths[i:i + 3].count(length) <= 2 for i, length in enumerate(lengths[:-1]) if length < 9)
+    assert len(scalars["val/stage_acc"]) == len(scalars["val/acc"]) == 10
+
+
+def test_val_acc_is_measured_at_the_target_length_only():
+    dm = PalindromeDataModule(input_length=8, data_size=400, curriculum=True, curriculum_start=2)
+    dm.setup()
+    (callback,) = dm.extra_callbacks()
+    assert isinstance(callback, LengthCurriculum)
+    dm.set_train_length(2)
+    assert next(iter(dm.train_dataloader()))[0].shape[1] == 2
+    assert next(iter(dm.val_dataloader()))[0].shape[1] == 8 and next(iter(dm.test_dataloader()))[0].shape[1] == 8
+    assert dm.split_at_length(2, "val")[0].shape[1] == 2
+
+
+def test_curriculum_reaches_high_accuracy_where_the_same_budget_from_scratch_does_not(make_cfg, tmp_path):
+    budget = [*TINY_RNN, "data.input_length=19", "data.data_size=10000", "trainer.max_epochs=12",
+              "callbacks.early_stopping=null", "seed=0"]  # 3,000 steps at length 19 (or on the way)
+    train(make_cfg(*budget, name="scratch"))
+    train(make_cfg(*budget, "data.curriculum=true", "data.curriculum_start=4", "data.curriculum_step=3",
+                   "data.curriculum_threshold=0.9", "data.curriculum_max_epochs=2", name="curriculum"))
+    scratch = read_scalars(tmp_path / "scratch")["val/acc_best"][-1]
+    curriculum = read_scalars(tmp_path / "curriculum")["val/acc_best"][-1]
+    assert curriculum >= 0.95 and scratch < 0.5, (curriculum, scratch)  # ~1.0 and ~0.26 here
+
+
+@pytest.mark.parametrize("kwargs, key", [
+    ({"curriculum_start": 9}, "curriculum_start"), ({"curriculum_step": 0}, "curriculum_step"),
+    ({"curriculum_threshold": 0.0}, "curriculum_threshold"), ({"curriculum_threshold": 1.5}, "curriculum_threshold"),
+])
+def test_bad_curriculum_settings_are_config_errors(kwargs, key):
+    with pytest.raises(ConfigError, match=f"^{key}: "):
+        PalindromeDataModule(input_length=8, curriculum=True, **kwargs)
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru", "rnn"])
+def test_baselines_and_one_hot_inputs_train(make_cfg, tmp_path, model):
+    train(make_cfg(*TINY_RNN, f"model={model}", "data.one_hot=true", "trainer.max_epochs=4"))
+    assert read_scalars(tmp_path / "run")["val/acc_best"][-1] >= 0.5  # chance is 0.1
+
+
+def test_torch_recurrent_returns_last_step_logits():
+    net = TorchRecurrent("gru", input_dim=10, hidden_dim=16, num_classes=10)
+    assert net(torch.zeros(3, 7, 10)).shape == (3, 10)
+    with pytest.raises(ConfigError, match="^cell: "):
+        TorchRecurrent("transformer", 1, 8, 10)
