@@ -5,9 +5,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 import src.utils.resolvers  # noqa: F401  (registers the resolvers the configs use)
+
+# One thread: results then do not depend on the machine's core count (reduction order), and
+# the suite's subprocesses do not fight over the cores.
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
@@ -30,7 +35,7 @@ def compose_config(overrides: list[str], output_dir: Path):
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         return compose(
             "train",
-            overrides=[f"paths.root_dir={output_dir}", f"paths.output_dir={output_dir}", *overrides],
+            overrides=[f"paths.root_dir='{output_dir}'", f"paths.output_dir='{output_dir}'", *overrides],
         )
 
 
@@ -44,13 +49,17 @@ def make_cfg(tmp_path):
     return _make
 
 
+def subprocess_env() -> dict[str, str]:
+    """The user's environment, with one torch thread per process so parallel tests do not thrash."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return env
+
+
 def run_train(*args: str, cwd: Path, timeout: float = 240, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python train.py ARGS`` as a user would, in ``cwd``; returns the finished process."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "HYDRA_FULL_ERROR": ""}
-    env.pop("HYDRA_FULL_ERROR")
-    result = subprocess.run(
-        [sys.executable, str(TRAIN_PY), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    result = subprocess.run([sys.executable, str(TRAIN_PY), *args], cwd=cwd, env=subprocess_env(),
+                            capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"train.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result

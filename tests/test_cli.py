@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tests.conftest import TRAIN_PY, run_train
+from tests.conftest import TRAIN_PY, run_train, subprocess_env
 
 BAD_INPUTS = {
     "model=foo": "model=foo: unknown option; choose one of:",
@@ -36,7 +36,7 @@ def test_each_bad_input_fails_before_training_with_one_line_naming_the_key(tmp_p
     for i, (arg, _) in enumerate(BAD_INPUTS.items()):
         (tmp_path / str(i)).mkdir()
         procs[arg] = subprocess.Popen([sys.executable, str(TRAIN_PY), arg, "trainer.max_epochs=1"],
-                                      cwd=tmp_path / str(i), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                      cwd=tmp_path / str(i), env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for i, (arg, expected) in enumerate(BAD_INPUTS.items()):
         out, err = procs[arg].communicate(timeout=120)
         assert procs[arg].returncode != 0, arg

@@ -35,9 +35,10 @@ def test_sgd_and_adam_sweep_writes_two_runs(tmp_path):
     run_train("-m", "experiment=cnn_optimizers", "data=fashion_mnist", "trainer.limit_train_batches=3",
               "trainer.limit_val_batches=2", "trainer.limit_test_batches=2", *SHORT[:1], *QUIET, cwd=tmp_path)
     (root,) = (tmp_path / "multirun").glob("*/*")
-    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["optimizer=adam", "optimizer=sgd"]
+    assert sorted(p.name for p in root.iterdir() if (p / ".hydra").is_dir()) == ["optimizer=adam", "optimizer=sgd"]
     lrs = {name: read_scalars(root / name) for name in ("optimizer=adam", "optimizer=sgd")}
     assert "lr-Adam" in lrs["optimizer=adam"] and "lr-SGD" in lrs["optimizer=sgd"]
+    assert (root / "report" / "optimizers.png").is_file()
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -15,7 +15,7 @@ def sweep_dir(cwd: Path) -> Path:
 def test_length_sweep_writes_one_tensorboard_run_per_length_named_by_its_override(tmp_path):
     run_train("-m", "data.input_length=3,5", *TINY_SWEEP, cwd=tmp_path)
     root = sweep_dir(tmp_path)
-    jobs = sorted(p.name for p in root.iterdir() if p.is_dir())
+    jobs = sorted(p.name for p in root.iterdir() if (p / ".hydra").is_dir())
     assert jobs == ["data.input_length=3", "data.input_length=5"]
     for job in jobs:
         scalars = read_scalars(root / job)
@@ -23,6 +23,12 @@ def test_length_sweep_writes_one_tensorboard_run_per_length_named_by_its_overrid
         assert {"val/acc", "val/acc_best", "test/acc"} <= set(hparams_metric_tags(root / job))
         assert (root / job / "checkpoints" / "last.ckpt").is_file()
     assert "COMPLETED" in (root / "summary.tsv").read_text()
+    report = (root / "report" / "report.md").read_text()  # written when the sweep ends
+    for job in jobs:
+        row = next(line for line in report.splitlines() if line.startswith(f"| {job} |"))
+        scalars = read_scalars(root / job)
+        assert f"| {scalars['val/acc_best'][-1]:.4f} |" in row and f"| {scalars['test/acc'][-1]:.4f} |" in row
+    assert (root / "report" / "length_sweep.png").is_file() and "## Accuracy against input length" in report
 
 
 def test_a_failing_job_does_not_stop_the_others_and_is_reported_at_the_end(tmp_path):
@@ -37,6 +43,9 @@ def test_a_failing_job_does_not_stop_the_others_and_is_reported_at_the_end(tmp_p
     assert not (good / "FAILED").exists() and read_scalars(good)["test/acc"]
     summary = (root / "summary.tsv").read_text()
     assert "FAILED" in summary and "COMPLETED" in summary
+    report = (root / "report" / "report.md").read_text()  # still written, the failure listed
+    assert "| data.input_length=0 | FAILED: ConfigError: data.input_length: must be" in report
+    assert "| data.input_length=3 | ok |" in report
 
 
 def test_palindrome_lengths_preset_declares_the_3_to_19_sweep(tmp_path):
@@ -48,10 +57,10 @@ def test_two_runs_started_together_never_share_an_output_directory(tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import TRAIN_PY
+    from tests.conftest import TRAIN_PY, subprocess_env
 
     args = [sys.executable, str(TRAIN_PY), *TINY_RNN, "trainer.max_epochs=1"]
-    procs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [subprocess.Popen(args, cwd=tmp_path, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for _ in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     runs = list((tmp_path / "outputs").glob("*/*"))
@@ -62,8 +71,11 @@ def test_numpy_vs_torch_preset_runs_both_implementations_on_all_four_datasets(tm
     run_train("-m", "experiment=mlp_numpy_vs_torch", "trainer=cpu", "trainer.max_steps=10",
               "callbacks.progress_bar=null", "trainer.enable_progress_bar=false", cwd=tmp_path, timeout=300)
     root = sweep_dir(tmp_path)
-    jobs = sorted(p.name for p in root.iterdir() if p.is_dir())
+    jobs = sorted(p.name for p in root.iterdir() if (p / ".hydra").is_dir())
     assert jobs == [f"data={d},model={m}" for d in ("circles", "hastie", "moons", "multi") for m in ("mlp", "mlp_numpy")]
     for dataset in ("circles", "hastie", "moons", "multi"):
         torch_run, numpy_run = (read_scalars(root / f"data={dataset},model={m}") for m in ("mlp", "mlp_numpy"))
         assert max(abs(a - b) for a, b in zip(torch_run["train/loss"], numpy_run["train/loss"])) < 1e-5
+    report = (root / "report" / "report.md").read_text()
+    assert "## NumPy vs PyTorch MLP" in report and report.count("| hastie |") == 1
+    assert all((root / "report" / f"numpy_vs_torch_{d}.png").is_file() for d in ("circles", "hastie", "moons", "multi"))

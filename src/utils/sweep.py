@@ -3,17 +3,18 @@ import logging
 import os
 from pathlib import Path
 
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.types import RunMode
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from src.report.runs import FAILED_MARKER
 from src.utils.build import root_cause
 from src.utils.resolvers import SWEPT_KEYS_ENV
 
 log = logging.getLogger(__name__)
-FAILED_MARKER = "FAILED"
 
 
 def one_line(error: BaseException) -> str:
@@ -22,27 +23,37 @@ def one_line(error: BaseException) -> str:
     return f"{type(cause).__name__}: {text[0]}" if text else type(cause).__name__
 
 
+def sweep_overrides(config: DictConfig):
+    """The multirun's overrides as its sweeper sees them: preset params, then the command line."""
+    params = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
+    return OverridesParser.create().parse_overrides(params + list(config.hydra.overrides.task))
+
+
 def swept_keys(config: DictConfig) -> list[str]:
     """Keys that take several values in this multirun: from the command line or an experiment preset."""
-    params = config.hydra.sweeper.get("params") or {}
-    overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
-    return sorted({*params, *(o.key_or_group for o in overrides if o.is_sweep_override())})
+    return sorted({o.key_or_group for o in sweep_overrides(config) if o.is_sweep_override()})
 
 
 class SweepSummary(Callback):
-    """Writes ``FAILED`` (the error) into a failed job's folder and ``summary.tsv`` into the sweep.
+    """Marks failed jobs, keeps ``summary.tsv`` of a sweep, and writes its report when it ends.
 
-    Hydra runs every job of a sweep even when one fails, then raises the first failure; this
-    callback makes each failure visible as it happens and lists all of them in ``summary.tsv``.
+    Hydra runs every job of a sweep even when one fails, then raises the first failure without
+    calling ``on_multirun_end``. So this callback writes ``FAILED`` (the error) into a failed
+    job's folder as it happens, lists every job in ``summary.tsv``, and writes the sweep's report
+    (``report/report.md``) when its last job ends, failures or not.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, report: bool = True) -> None:
+        self.report = report
         self.rows: list[tuple[str, str, str]] = []
         self.sweep_dir: Path | None = None
+        self.total_jobs = 0
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.rows, self.sweep_dir = [], Path(config.hydra.sweep.dir)
         os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(config))
+        batches = BasicSweeper.split_arguments(sweep_overrides(config), None)
+        self.total_jobs = sum(len(batch) for batch in batches)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs) -> None:
         job_dir = Path(config.hydra.runtime.output_dir)
@@ -58,6 +69,17 @@ class SweepSummary(Callback):
         if self.sweep_dir is not None:
             lines = ["overrides\tstatus\tresult"] + ["\t".join(row) for row in self.rows]
             (self.sweep_dir / "summary.tsv").write_text("\n".join(lines) + "\n")
+            if len(self.rows) == self.total_jobs:
+                self.write_report()
 
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        log.info("%d jobs completed; summary in %s", len(self.rows), self.sweep_dir / "summary.tsv")
+    def write_report(self) -> None:
+        failed = sum(status == "FAILED" for _, status, _ in self.rows)
+        log.info("%d jobs, %d failed; summary in %s", len(self.rows), failed, self.sweep_dir / "summary.tsv")
+        if not self.report:
+            return
+        from src.report.write import write_report  # matplotlib only when a sweep ends
+
+        try:
+            log.info("Report: %s", write_report(self.sweep_dir))
+        except Exception as error:  # noqa: BLE001 - a report problem must not hide the sweep's results
+            log.warning("Could not write the report of %s: %s", self.sweep_dir, error)

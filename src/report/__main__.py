@@ -1,0 +1,50 @@
+"""``python -m src.report DIR`` writes DIR/report/; ``python -m src.report --data moons`` plots a dataset."""
+import argparse
+import sys
+from pathlib import Path
+
+from src.report.runs import ReportError
+
+
+def plot_toy_dataset(name: str, out_dir: Path) -> Path:
+    from hydra import compose, initialize_config_dir
+
+    import src.utils.resolvers  # noqa: F401
+    from src.report.figures import plot_dataset
+    from src.utils.build import build
+
+    conf_dir = Path(__file__).resolve().parents[2] / "conf"
+    options = sorted(p.stem for p in (conf_dir / "data").glob("*.yaml") if "generator:" in p.read_text())
+    if name not in options:
+        raise ReportError(f"--data {name}: not a toy dataset; choose one of: {', '.join(options)}")
+    with initialize_config_dir(str(conf_dir), version_base="1.3"):
+        cfg = compose("train", overrides=["model=mlp", f"data={name}", "paths.root_dir=.", "paths.output_dir=."])
+    datamodule = build("data", cfg.data)
+    datamodule.setup()
+    splits = {s: (x.numpy(), y.numpy()) for s, (x, y) in datamodule.splits.items()}
+    return plot_dataset(name, splits, out_dir / f"{name}.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m src.report", description=__doc__)
+    parser.add_argument("dir", nargs="?", type=Path, help="a run (outputs/...) or a sweep (multirun/<date>/<time>)")
+    parser.add_argument("--data", help="plot a toy dataset (moons, circles, hastie, multi) instead")
+    parser.add_argument("--out", type=Path, default=Path("outputs/datasets"), help="where --data writes its PNG")
+    args = parser.parse_args(argv)
+    try:
+        if args.data:
+            print(plot_toy_dataset(args.data, args.out))
+        elif args.dir:
+            from src.report.write import write_report
+
+            print(write_report(args.dir))
+        else:
+            parser.error("give DIR or --data NAME")
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Matplotlib figures of runs: curves, overlays, the length sweep, a dataset's scatter plot."""
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from src.report.runs import Run  # noqa: E402
+
+PANELS = (("loss", "loss"), ("acc", "accuracy"))
+
+
+def save(figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
+
+
+def plot_curves(run: Run, title: str, path: Path) -> Path:
+    """Train and validation loss and accuracy against step, the test result marked at the end."""
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, (metric, name) in zip(axes, PANELS):
+        for split, style in (("train", "-"), ("val", "--")):
+            steps, values = run.series(f"{split}/{metric}")
+            if steps:
+                ax.plot(steps, values, style, marker=".", label=split)
+        steps, values = run.series(f"test/{metric}")
+        if steps:
+            ax.plot(steps, values, "r*", markersize=12, label=f"test {values[-1]:.3f}")
+        ax.set(xlabel="step", ylabel=name)
+        ax.legend(fontsize=8)
+    figure.suptitle(title, fontsize=9)
+    return save(figure, path)
+
+
+def plot_overlay(groups: dict[str, list[Run]], title: str, path: Path) -> Path:
+    """Curves of several runs overlaid, one colour per group (an optimizer, an implementation)."""
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (colour, (name, runs)) in enumerate(zip(colours * 4, groups.items())):
+        width = 3.0 if index == 0 and len(groups) > 1 else 1.3  # the first stays visible under equal curves
+        for run in runs:
+            for ax, (metric, axis_name) in zip(axes, PANELS):
+                for split, style in (("train", "-"), ("val", "--")):
+                    steps, values = run.series(f"{split}/{metric}")
+                    ax.plot(steps, values, style, color=colour, linewidth=width, label=f"{name} {split}", alpha=0.8)
+                ax.set(xlabel="step", ylabel=axis_name)
+    for ax in axes:
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))
+        ax.legend(unique.values(), unique.keys(), fontsize=7)
+    figure.suptitle(title, fontsize=9)
+    return save(figure, path)
+
+
+def epochs_to_best(run: Run) -> int | None:
+    """How many validations it took to reach the best validation accuracy."""
+    _, values = run.series("val/acc")
+    return values.index(max(values)) + 1 if values else None
+
+
+def plot_length_sweep(runs: list[Run], length_key: str, line_keys: list[str], path: Path) -> Path:
+    """Final validation and test accuracy, and validations until the best, against input length."""
+    lines: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        lines[",".join(f"{k}={run.overrides.get(k)}" for k in line_keys) or "runs"].append(run)
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    for name, members in sorted(lines.items()):
+        members = sorted((r for r in members if r.scalars), key=lambda r: int(r.overrides[length_key]))
+        lengths = [int(r.overrides[length_key]) for r in members]
+        for ax, metric in zip(axes, ("val/acc_best", "test/acc")):
+            ax.plot(lengths, [r.last(metric) for r in members], "o-", label=name, markersize=4)
+        axes[2].plot(lengths, [epochs_to_best(r) for r in members], "o-", label=name, markersize=4)
+    for ax, ylabel in zip(axes, ("best validation accuracy", "test accuracy", "validations until best")):
+        ax.set(xlabel="input length", ylabel=ylabel)
+        ax.legend(fontsize=7)
+    return save(figure, path)
+
+
+def plot_dataset(name: str, splits: dict, path: Path) -> Path:
+    """Scatter plot of a 2-D (or first two features of an N-D) dataset: train and test, by class."""
+    figure, ax = plt.subplots(figsize=(5, 4.5))
+    for split, marker, alpha in (("train", "o", 0.5), ("test", "x", 0.9)):
+        x, y = splits[split]
+        for cls, colour in zip(sorted(set(y.tolist())), ("tab:blue", "tab:orange", "tab:green", "tab:red")):
+            mask = y == cls
+            ax.scatter(x[mask, 0], x[mask, 1], s=12, marker=marker, c=colour, alpha=alpha, label=f"{split} class {cls}")
+    ax.set(title=f"{name}: train (o) and test (x)", xlabel="feature 0", ylabel="feature 1")
+    ax.legend(fontsize=7)
+    return save(figure, path)

@@ -1,0 +1,82 @@
+"""Read what a run or a sweep left behind: each job's overrides, config, status and scalars."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+FAILED_MARKER = "FAILED"
+
+
+class ReportError(Exception):
+    """A folder that cannot be reported on; the message is one line for the user."""
+
+
+@dataclass
+class Run:
+    """One job: where it is, how it was configured, and every scalar it logged as (step, value)."""
+
+    path: Path
+    overrides: dict[str, str]
+    choices: dict[str, str]
+    scalars: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return f"FAILED: {self.error}"
+        return "ok" if self.scalars else "no events"
+
+    def last(self, tag: str) -> float | None:
+        points = self.scalars.get(tag)
+        return points[-1][1] if points else None
+
+    def series(self, tag: str) -> tuple[list[int], list[float]]:
+        points = self.scalars.get(tag, [])
+        return [s for s, _ in points], [v for _, v in points]
+
+    def setting(self, key: str) -> str | None:
+        """A key's value as overridden, else the config group choice (``model`` -> ``mlp``)."""
+        return self.overrides.get(key, self.choices.get(key))
+
+
+def read_scalars(path: Path) -> dict[str, list[tuple[int, float]]]:
+    events = EventAccumulator(str(path), size_guidance={SCALARS: 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()[SCALARS]}
+
+
+def read_run(path: Path) -> Run:
+    overrides = OmegaConf.load(path / ".hydra" / "overrides.yaml")
+    hydra = path / ".hydra" / "hydra.yaml"
+    choices = dict(OmegaConf.load(hydra).hydra.runtime.choices) if hydra.exists() else {}
+    run = Run(path, dict(o.split("=", 1) for o in overrides if "=" in o), {k: str(v) for k, v in choices.items()})
+    if (path / FAILED_MARKER).exists():
+        run.error = (path / FAILED_MARKER).read_text().strip() or "failed"
+    if any(path.glob("events.out.tfevents.*")):
+        run.scalars = read_scalars(path)
+    return run
+
+
+def find_runs(root: Path) -> list[Run]:
+    """The run ``root`` is, or the jobs of the sweep ``root`` is, in name order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ReportError(f"{root}: no such folder; give a run (outputs/...) or a sweep (multirun/<date>/<time>)")
+    if (root / ".hydra" / "overrides.yaml").exists():
+        return [read_run(root)]
+    jobs = sorted(p.parents[1] for p in root.glob("*/.hydra/overrides.yaml"))
+    if not jobs:
+        raise ReportError(f"{root}: not a run or sweep folder (no .hydra/ in it or in its subfolders)")
+    return [read_run(job) for job in jobs]
+
+
+def varying_keys(runs: list[Run]) -> list[str]:
+    """Override keys whose value is not the same in every job (the sweep's axes)."""
+    keys = sorted({k for run in runs for k in run.overrides})
+    return [k for k in keys if len({run.overrides.get(k) for run in runs}) > 1]
+
+
+def label(run: Run, keys: list[str]) -> str:
+    return ",".join(f"{k}={run.overrides.get(k)}" for k in keys) or run.path.name

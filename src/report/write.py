@@ -1,0 +1,83 @@
+"""Write ``DIR/report/report.md`` and its figures for a run or a sweep."""
+from collections import defaultdict
+from pathlib import Path
+
+from src.report.figures import epochs_to_best, plot_curves, plot_length_sweep, plot_overlay
+from src.report.runs import Run, find_runs, label, varying_keys
+
+COLUMNS = ("val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss")
+LENGTH_KEY = "data.input_length"
+
+
+def number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def best_first(runs: list[Run]) -> list[Run]:
+    def key(run: Run):
+        return tuple(-(run.last(m) if run.last(m) is not None else -1.0) for m in ("test/acc", "val/acc_best"))
+
+    return sorted(runs, key=key)
+
+
+def results_table(runs: list[Run], keys: list[str]) -> list[str]:
+    lines = ["| job | status | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+    for run in best_first(runs):
+        cells = [label(run, keys), run.status, *(number(run.last(m)) for m in COLUMNS)]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return lines
+
+
+def numpy_vs_torch(runs: list[Run], out: Path) -> list[str]:
+    """Final test loss and accuracy by dataset and implementation, and their curves overlaid."""
+    by_data: dict[str, dict[str, Run]] = defaultdict(dict)
+    for run in runs:
+        by_data[run.setting("data")][run.setting("model")] = run
+    lines = ["## NumPy vs PyTorch MLP", "", "| dataset | PyTorch test loss | NumPy test loss | PyTorch test acc | NumPy test acc |",
+             "|---|---|---|---|---|"]
+    for data, models in sorted(by_data.items()):
+        torch_run, numpy_run = models.get("mlp"), models.get("mlp_numpy")
+        get = lambda run, tag: number(run.last(tag)) if run else ""  # noqa: E731
+        lines.append(f"| {data} | {get(torch_run, 'test/loss')} | {get(numpy_run, 'test/loss')} | "
+                     f"{get(torch_run, 'test/acc')} | {get(numpy_run, 'test/acc')} |")
+    lines.append("")
+    for data, models in sorted(by_data.items()):
+        groups = {("PyTorch" if m == "mlp" else "NumPy"): [r] for m, r in sorted(models.items()) if r.scalars}
+        figure = plot_overlay(groups, f"{data}: PyTorch vs NumPy MLP", out / f"numpy_vs_torch_{data}.png")
+        lines += [f"![{data}]({figure.name})", ""]
+    return lines
+
+
+def write_report(root: Path) -> Path:
+    """Write the report of the run or sweep ``root``; returns the path of report.md."""
+    root = Path(root)
+    runs = find_runs(root)
+    keys = varying_keys(runs)
+    out = root / "report"
+    lines = [f"# Report: {root.name}", "", f"{len(runs)} job(s); "
+             f"{sum(r.status == 'ok' for r in runs)} with results. Best first.", ""]
+    lines += results_table(runs, keys) + [""]
+    if LENGTH_KEY in keys:
+        figure = plot_length_sweep(runs, LENGTH_KEY, [k for k in keys if k != LENGTH_KEY], out / "length_sweep.png")
+        lines += ["## Accuracy against input length", "", f"![length sweep]({figure.name})", ""]
+        lines += ["| job | validations until best |", "|---|---|"]
+        lines += [f"| {label(r, keys)} | {epochs_to_best(r)} |" for r in runs if r.scalars] + [""]
+    if "optimizer" in keys:
+        groups: dict[str, list[Run]] = defaultdict(list)
+        for run in runs:
+            if run.scalars:
+                groups[run.overrides["optimizer"]].append(run)
+        figure = plot_overlay(dict(groups), "optimizers compared", out / "optimizers.png")
+        lines += ["## Optimizers", "", f"![optimizers]({figure.name})", ""]
+    if "model" in keys and {r.setting("model") for r in runs} <= {"mlp", "mlp_numpy"}:
+        lines += numpy_vs_torch(runs, out)
+    lines += ["## Curves of every run", ""]
+    for run in runs:
+        if run.scalars:
+            name = label(run, keys)
+            figure = plot_curves(run, name, out / "curves" / f"{name.replace('/', '_')}.png")
+            lines += [f"### {name}", "", f"![{name}](curves/{figure.name})", ""]
+        else:
+            lines += [f"### {label(run, keys)}", "", f"{run.status}", ""]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    return out / "report.md"

@@ -1,0 +1,66 @@
+"""python -m src.report: tables equal the logged values; broken jobs and wrong folders handled."""
+import subprocess
+import sys
+
+from src.report.runs import find_runs
+from src.report.write import write_report
+from tests.conftest import ROOT, TINY_RNN
+from tests.helpers import read_scalars
+from train import train
+
+
+def report_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "src.report", *args], cwd=cwd, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=120)
+
+
+def fake_sweep(make_cfg, tmp_path):
+    """A sweep folder of two trained jobs, as Hydra lays it out, written in process."""
+    sweep = tmp_path / "sweep"
+    for length in (3, 4):
+        job = sweep / f"data.input_length={length}"
+        train(make_cfg(*TINY_RNN, f"data.input_length={length}", "trainer.max_epochs=2", name=f"sweep/{job.name}"))
+        (job / ".hydra").mkdir()
+        (job / ".hydra" / "overrides.yaml").write_text(f"- data.input_length={length}\n- trainer=cpu\n")
+    return sweep
+
+
+def test_report_numbers_equal_the_last_logged_values_and_a_broken_job_is_listed(make_cfg, tmp_path):
+    sweep = fake_sweep(make_cfg, tmp_path)
+    broken = sweep / "data.input_length=5"
+    (broken / ".hydra").mkdir(parents=True)
+    (broken / ".hydra" / "overrides.yaml").write_text("- data.input_length=5\n- trainer=cpu\n")
+    report = write_report(sweep).read_text()
+    for length in (3, 4):
+        scalars = read_scalars(sweep / f"data.input_length={length}")
+        row = next(line for line in report.splitlines() if line.startswith(f"| data.input_length={length} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        expected = [f"{scalars[m][-1]:.4f}" for m in ("val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss")]
+        assert cells[1] == "ok" and cells[2:] == expected
+    assert "| data.input_length=5 | no events |" in report
+    assert (sweep / "report" / "curves" / "data.input_length=3.png").stat().st_size > 1000
+    assert [r.path.name for r in find_runs(sweep)] == [f"data.input_length={n}" for n in (3, 4, 5)]
+
+
+def test_cli_writes_the_report_of_a_run(make_cfg, tmp_path):
+    train(make_cfg(*TINY_RNN, "trainer.max_epochs=2"))
+    (tmp_path / "run" / ".hydra").mkdir()
+    (tmp_path / "run" / ".hydra" / "overrides.yaml").write_text("[]\n")
+    result = report_cli(str(tmp_path / "run"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run" / "report" / "report.md").read_text().count("| run | ok |") == 1
+
+
+def test_empty_or_wrong_folder_gives_a_one_line_error(tmp_path):
+    for folder in (tmp_path / "missing", tmp_path):
+        result = report_cli(str(folder), cwd=tmp_path)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+        assert result.stderr.startswith(f"error: {folder}: ")
+
+
+def test_data_option_draws_the_toy_dataset_scatter_plot(tmp_path):
+    result = report_cli("--data", "moons", "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "moons.png").stat().st_size > 5000
+    result = report_cli("--data", "palindrome", "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and "not a toy dataset; choose one of: circles, hastie, moons, multi" in result.stderr
