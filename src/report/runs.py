@@ -1,4 +1,5 @@
 """Read what a run or a sweep left behind: each job's overrides, config, status and scalars."""
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -6,6 +7,7 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
 FAILED_MARKER = "FAILED"
+logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it skips
 
 
 class ReportError(Exception):
