@@ -53,3 +53,10 @@ def test_bad_image_input_fails_before_training_with_one_line(tmp_path, args, exp
     result = run_train(*args, "trainer.max_epochs=1", cwd=tmp_path, check=False)
     assert result.returncode != 0 and expected in result.stderr and "Traceback" not in result.stderr
     assert not list(tmp_path.glob("outputs/*/*/events.*"))
+
+
+def test_cnn_recipe_steps_its_cosine_schedule_each_epoch(make_cfg, tmp_path):
+    train(make_cfg("experiment=cnn_recipe", "data=fashion_mnist", "trainer.max_epochs=2", "trainer.limit_train_batches=2",
+                   "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", *QUIET))
+    lrs = read_scalars(tmp_path / "run")["lr-SGD"]
+    assert lrs[0] == pytest.approx(0.05) and lrs[1] == pytest.approx(0.025)  # cosine over 2 epochs: halfway

@@ -95,9 +95,10 @@ def sgd_learning_rate(optimizer) -> float:
 class NumpyClassifier(Classifier):
     """The Classifier's metrics and logging around a ``NumpyMLP`` trained by its own SGD."""
 
-    def __init__(self, net: NumpyMLP, optimizer, num_classes: int, channels_last: bool = False):
-        if channels_last:
-            raise ConfigError("channels_last", "does not apply to the NumPy MLP (it flattens its inputs)")
+    def __init__(self, net: NumpyMLP, optimizer, num_classes: int, channels_last: bool = False, scheduler=None):
+        if channels_last or scheduler is not None:
+            raise ConfigError("channels_last" if channels_last else "scheduler",
+                              "is not implemented by the NumPy MLP (plain SGD at a fixed learning rate)")
         lr = sgd_learning_rate(optimizer)
         super().__init__(nn.Identity(), functools.partial(NumpySGD, lr=lr), num_classes)
         self.automatic_optimization = False
