@@ -30,8 +30,8 @@ def train(cfg: DictConfig) -> float | None:
     check_optimizer(cfg.optimizer)
     check_choice("test_ckpt", cfg.test_ckpt, ("best", "last"))
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.paths.root_dir, cfg.paths.output_dir)
-    if ckpt_path and run_dir_of(ckpt_path):  # a resumed run goes on in its own folder: one TB run,
-        cfg.paths.output_dir = str(run_dir_of(ckpt_path))  # and the best checkpoint is still known
+    if ckpt_path and (resumed_dir := run_dir_of(ckpt_path)):  # a resumed run goes on in its own
+        cfg.paths.output_dir = str(resumed_dir)  # folder: one TB run, and its best checkpoint is known
     datamodule = build("data", cfg.data)
     with config_errors("data"):  # missing or corrupt data fails here, before the Trainer exists
         datamodule.prepare_data()
