@@ -24,7 +24,7 @@ def test_mlp_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
 
 def test_cnn_trains_on_cifar10_read_from_its_real_file_format(make_cfg, tmp_path):
     write_cifar10(tmp_path / "cifar")
-    dataset = "+data.dataset={_target_: tests.cifar_fixture.FixtureCIFAR10, _partial_: true}"
+    dataset = "data.dataset=tests.cifar_fixture.FixtureCIFAR10"
     train(make_cfg("model=cnn", dataset, f"data.root={tmp_path / 'cifar'}", "data.val_size=20",
                    "trainer.max_epochs=2", "module.channels_last=true", "data.augment=true", *QUIET))
     scalars = read_scalars(tmp_path / "run")

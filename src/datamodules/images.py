@@ -7,10 +7,9 @@ per-sample DataLoader. On the CPU the same code runs on the CPU.
 import shutil
 from abc import abstractmethod
 from pathlib import Path
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
+from hydra.utils import get_class
 from torchvision.datasets import CIFAR10, FashionMNIST
 from torchvision.datasets.utils import extract_archive
 
@@ -77,16 +76,25 @@ class CIFAR10DataModule(ImageDataModule):
 
     channels = 3
 
-    def __init__(self, dataset: Callable[..., CIFAR10] = CIFAR10, **kwargs):
+    def __init__(self, dataset: str | type[CIFAR10] = CIFAR10, **kwargs):
         super().__init__(**kwargs)
-        self.dataset = dataset
+        self.dataset = get_class(dataset) if isinstance(dataset, str) else dataset  # a dotted path in configs
 
     def prepare_data(self) -> None:
+        """Download (or extract the archive) if asked, then verify every file's checksum.
+
+        Only checksums: the arrays are parsed once, in ``load``. torchvision's ``download()``
+        returns at once when the files are already there and verified.
+        """
+        files = self.dataset.__new__(self.dataset)  # torchvision's file logic, without loading arrays
+        files.root = str(self.root)
         try:
-            self.dataset(str(self.root), train=True, download=self.download)
-            self.dataset(str(self.root), train=False)
+            if self.download:
+                files.download()
         except (OSError, RuntimeError) as error:
             raise self.unavailable(error) from error
+        if not files._check_integrity():
+            raise self.unavailable(RuntimeError("checksums"))
 
     def unavailable(self, error: Exception) -> ConfigError:
         folder, archive = self.root / self.dataset.base_folder, self.root / self.dataset.filename
