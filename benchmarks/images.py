@@ -60,7 +60,7 @@ class Timer(pl.Callback):
 def framework(steps: int, batch: int, precision: str) -> float:
     torch.manual_seed(0)
     dm = RandomImages(steps * batch, batch_size=batch)
-    module = Classifier(ReducedVGG(3, 10), lambda p: torch.optim.Adam(p, lr=1e-4), 10)
+    module = Classifier(ReducedVGG(3, 10), lambda p: torch.optim.Adam(p, lr=1e-4))
     trainer = pl.Trainer(max_steps=steps, accelerator="auto", devices=1, precision=precision, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          limit_val_batches=0, num_sanity_val_steps=0, callbacks=[timer := Timer()])

@@ -25,7 +25,7 @@ def test_every_option_of_every_group_composes_and_builds(group, option, tmp_path
         overrides.insert(0, f"model={MODEL_FOR_DATA.get(option, 'mlp')}")
     cfg = compose_config(overrides, tmp_path)
     datamodule, module, callbacks, loggers = build_everything(cfg)
-    assert module.hparams.num_classes == datamodule.num_classes
+    assert cfg.model.num_classes == datamodule.num_classes
     if group == "trainer" and option == "gpu" and not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="trainer.accelerator"):
             check_accelerator(cfg.trainer)
@@ -46,3 +46,4 @@ def test_model_brings_its_data_and_optimizer_but_the_command_line_wins(tmp_path)
 def test_data_dependent_sizes_reach_the_model_by_interpolation(tmp_path):
     cfg = compose_config(["model=rnn", "data.one_hot=true"], tmp_path)
     assert cfg.model.input_dim == 10 and build("model", cfg.model).W_hx.shape == (128, 10)
+

@@ -5,8 +5,9 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics import MaxMetric
+
+from src.lit_models.metrics import LossAccuracy
 
 SPLITS = ("train", "val", "test")
 
@@ -15,8 +16,8 @@ class Classifier(pl.LightningModule):
     """Trains any network that maps a batch of inputs to class logits.
 
     Logs ``{split}/loss`` and ``{split}/acc`` once per epoch, and ``val/acc_best``. Each step only
-    updates torchmetrics accumulators; the values are logged at epoch end, which keeps Lightning's
-    logging machinery off the training hot path. Metric states are persistent, so a run resumed
+    adds to the split's torchmetrics accumulator (``LossAccuracy``); the values are logged at epoch
+    end, which keeps Lightning's logging machinery off the training hot path. Metric states are persistent, so a run resumed
     mid-epoch from a checkpoint ends with the same metrics as one never interrupted. The optimizer
     (and optional LR scheduler) arrive as Hydra partials and are called with the parameters.
     ``channels_last`` stores image weights and batches NHWC (pair it with bf16 on a GPU).
@@ -26,7 +27,6 @@ class Classifier(pl.LightningModule):
         self,
         net: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
-        num_classes: int,
         scheduler: Callable | None = None,
         channels_last: bool = False,
     ):
@@ -38,12 +38,9 @@ class Classifier(pl.LightningModule):
         if channels_last:  # NHWC weights and inputs: faster convolutions on tensor cores
             self.net.to(memory_format=torch.channels_last)
         # keyed "train_" etc.: a ModuleDict key may not shadow nn.Module.train
-        self.accuracy = nn.ModuleDict(
-            {s + "_": MulticlassAccuracy(num_classes, average="micro", validate_args=False) for s in SPLITS})
-        self.mean_loss = nn.ModuleDict({s + "_": MeanMetric(nan_strategy="disable") for s in SPLITS})
+        self.metrics = nn.ModuleDict({s + "_": LossAccuracy() for s in SPLITS})
         self.val_acc_best = MaxMetric()
-        for metric in (*self.accuracy.values(), *self.mean_loss.values(), self.val_acc_best):
-            metric.persistent(True)
+        self.val_acc_best.persistent(True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -52,8 +49,7 @@ class Classifier(pl.LightningModule):
         x, y = batch
         logits = self.net(x)
         loss = F.cross_entropy(logits, y)
-        self.accuracy[split + "_"].update(logits.detach(), y)
-        self.mean_loss[split + "_"].update(loss.detach(), len(y))
+        self.metrics[split + "_"].update(loss, logits, y)
         return loss
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
@@ -63,11 +59,10 @@ class Classifier(pl.LightningModule):
 
     def log_epoch(self, split: str) -> torch.Tensor:
         """Log the split's epoch loss and accuracy, reset the accumulators, return the accuracy."""
-        accuracy = self.accuracy[split + "_"].compute()
-        self.log_dict({f"{split}/loss": self.mean_loss[split + "_"].compute(), f"{split}/acc": accuracy},
-                      prog_bar=split == "val")
-        self.accuracy[split + "_"].reset()
-        self.mean_loss[split + "_"].reset()
+        metrics = self.metrics[split + "_"]
+        loss, accuracy = metrics.compute()
+        self.log_dict({f"{split}/loss": loss, f"{split}/acc": accuracy}, prog_bar=split == "val")
+        metrics.reset()
         return accuracy
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:

@@ -95,12 +95,12 @@ def sgd_learning_rate(optimizer) -> float:
 class NumpyClassifier(Classifier):
     """The Classifier's metrics and logging around a ``NumpyMLP`` trained by its own SGD."""
 
-    def __init__(self, net: NumpyMLP, optimizer, num_classes: int, channels_last: bool = False, scheduler=None):
+    def __init__(self, net: NumpyMLP, optimizer, channels_last: bool = False, scheduler=None):
         if channels_last or scheduler is not None:
             raise ConfigError("channels_last" if channels_last else "scheduler",
                               "is not implemented by the NumPy MLP (plain SGD at a fixed learning rate)")
         lr = sgd_learning_rate(optimizer)
-        super().__init__(nn.Identity(), functools.partial(NumpySGD, lr=lr), num_classes)
+        super().__init__(nn.Identity(), functools.partial(NumpySGD, lr=lr))
         self.automatic_optimization = False
         self.numpy_net = net
         self.params = nn.ParameterList(nn.Parameter(torch.from_numpy(p), requires_grad=False)
@@ -116,8 +116,7 @@ class NumpyClassifier(Classifier):
             optimizer = self.optimizers()
             optimizer.optimizer.grads = grads
             optimizer.step()
-        self.accuracy[split + "_"].update(torch.from_numpy(logits), y.cpu())
-        self.mean_loss[split + "_"].update(torch.tensor(loss), len(y))
+        self.metrics[split + "_"].update(torch.tensor(loss), torch.from_numpy(logits), y.cpu())
 
     def training_step(self, batch, batch_idx: int) -> None:
         self.numpy_step(batch, "train", train=True)
