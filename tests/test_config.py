@@ -47,3 +47,15 @@ def test_data_dependent_sizes_reach_the_model_by_interpolation(tmp_path):
     cfg = compose_config(["model=rnn", "data.one_hot=true"], tmp_path)
     assert cfg.model.input_dim == 10 and build("model", cfg.model).W_hx.shape == (128, 10)
 
+
+def test_no_profiler_by_default_and_lightnings_profilers_by_name(tmp_path):
+    from pytorch_lightning.profilers import SimpleProfiler
+
+    from src.utils.profiling import NoProfiler
+
+    trainer = build("trainer", compose_config(["trainer=cpu"], tmp_path).trainer, logger=False)
+    assert isinstance(trainer.profiler, NoProfiler)
+    with trainer.profiler.profile("[LightningModule]Classifier.training_step") as action:
+        assert action is None  # a no-op context, shared by every hook
+    simple = build("trainer", compose_config(["trainer=cpu", "trainer.profiler=simple"], tmp_path).trainer, logger=False)
+    assert isinstance(simple.profiler, SimpleProfiler)

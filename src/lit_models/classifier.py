@@ -42,6 +42,14 @@ class Classifier(pl.LightningModule):
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)
 
+    def __setattr__(self, name: str, value) -> None:
+        # Lightning sets `_current_fx_name` (a str) around each of the ~40 hooks of a step, and
+        # nn.Module.__setattr__ spends ~1 us each looking for parameters, modules and buffers.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
