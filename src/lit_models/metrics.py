@@ -23,9 +23,12 @@ class LossAccuracy(Metric):
         self.add_state("total", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum", persistent=True)
 
     def update(self, loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> None:
-        """``loss``: the batch's mean loss; ``logits``: (batch, classes); ``target``: class indices."""
-        self.loss_sum.add_(loss.detach() * len(target))
-        self.correct.add_((logits.detach().argmax(-1) == target).sum())
+        """``loss``: the batch's mean loss; ``logits``: (batch, classes); ``target``: class indices.
+
+        torchmetrics runs ``update`` with gradients off, so no graph is kept and nothing to detach.
+        """
+        self.loss_sum.add_(loss, alpha=len(target))
+        self.correct.add_((logits.argmax(-1) == target).sum())
         self.total.add_(len(target))
 
     def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
