@@ -2,6 +2,7 @@
 import torch
 from torch import nn
 
+from src.lit_models.classifier import Classifier
 from src.lit_models.cnn import ReducedVGG
 
 
@@ -37,3 +38,16 @@ def test_parameter_count():
 
 def test_input_channels_follow_the_data():
     assert ReducedVGG(1, 10)(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
+
+
+def test_channels_last_reaches_the_network_with_nhwc_weights_and_inputs():
+    net = ReducedVGG(3, 10)
+    module = Classifier(net, lambda p: torch.optim.Adam(p), channels_last=True)
+    seen = []
+    net.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    images = torch.rand(2, 3, 32, 32)  # contiguous NCHW, as a datamodule's transforms leave them
+    module.step((images, torch.tensor([0, 1])), "train")
+    assert seen[0].is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous(
+        memory_format=torch.channels_last)
+    assert net.features[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(seen[0], images)

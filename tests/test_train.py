@@ -1,6 +1,9 @@
 """train.py end to end, in process: metrics logged, learning, seeds, resume, checkpoints."""
+import warnings
+
 import pytest
 import torch
+from pytorch_lightning.trainer.connectors import data_connector
 
 from src.errors import ConfigError
 from src.utils.checkpoints import latest_checkpoint
@@ -12,7 +15,11 @@ METRICS = {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "te
 
 
 def test_short_run_logs_every_metric_and_learns(make_cfg, tmp_path):
-    result = train(make_cfg(*TINY_RNN, "trainer.max_epochs=10", "callbacks.early_stopping=null"))
+    data_connector.warning_cache.clear()  # Lightning warns once per process about a batch hook
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train(make_cfg(*TINY_RNN, "trainer.max_epochs=10", "callbacks.early_stopping=null"))
+    assert not [w for w in caught if "batch" in str(w.message) and "overridden" in str(w.message)]
     scalars = read_scalars(tmp_path / "run")
     assert METRICS <= set(scalars)
     assert len(scalars["val/acc"]) == 10 and scalars["val/acc_best"][-1] == max(scalars["val/acc"])

@@ -34,7 +34,7 @@ class Classifier(pl.LightningModule):
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.channels_last = channels_last
         if channels_last:  # NHWC weights and inputs: faster convolutions on tensor cores
             self.net.to(memory_format=torch.channels_last)
         # keyed "train_" etc.: a ModuleDict key may not shadow nn.Module.train
@@ -55,15 +55,12 @@ class Classifier(pl.LightningModule):
 
     def step(self, batch, split: str) -> torch.Tensor:
         x, y = batch
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)  # after the datamodule's per-batch transforms
         logits = self.net(x)
         loss = F.cross_entropy(logits, y)
         self.metrics[split + "_"].update(loss, logits, y)
         return loss
-
-    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
-        """Batches are tuples of tensors: move each directly, skipping Lightning's generic walk."""
-        return tuple(t.to(device, non_blocking=True, memory_format=self.memory_format) if t.dim() == 4
-                     else t.to(device, non_blocking=True) for t in batch)
 
     def log_epoch(self, split: str) -> torch.Tensor:
         """Log the split's epoch loss and accuracy, reset the accumulators, return the accuracy."""
