@@ -91,5 +91,6 @@ def main(input_length: int = 19, repeats: int = 5) -> None:
     print("ratio per pair: " + " ".join(f"{r:.3f}" for r in ratios))
     print(f"ratio framework/plain: {statistics.median(ratios):.3f}")
 
+
 if __name__ == "__main__":
     main(*map(int, sys.argv[1:]))

@@ -17,9 +17,10 @@ class Classifier(pl.LightningModule):
 
     Logs ``{split}/loss`` and ``{split}/acc`` once per epoch, and ``val/acc_best``. Each step only
     adds to the split's torchmetrics accumulator (``LossAccuracy``); the values are logged at epoch
-    end, which keeps Lightning's logging machinery off the training hot path. Metric states are persistent, so a run resumed
-    mid-epoch from a checkpoint ends with the same metrics as one never interrupted. The optimizer
-    (and optional LR scheduler) arrive as Hydra partials and are called with the parameters.
+    end, which keeps Lightning's logging machinery off the training hot path. Metric states are
+    persistent, so a run resumed mid-epoch from a checkpoint ends with the same metrics as one never
+    interrupted. The optimizer (and optional LR scheduler) arrive as Hydra partials and are called
+    with the parameters.
     ``channels_last`` stores image weights and batches NHWC (pair it with bf16 on a GPU).
     """
 
