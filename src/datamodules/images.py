@@ -79,22 +79,27 @@ class CIFAR10DataModule(ImageDataModule):
     def __init__(self, dataset: str | type[CIFAR10] = CIFAR10, **kwargs):
         super().__init__(**kwargs)
         self.dataset = get_class(dataset) if isinstance(dataset, str) else dataset  # a dotted path in configs
+        self.verified = False
 
     def prepare_data(self) -> None:
-        """Download (or extract the archive) if asked, then verify every file's checksum.
+        """Verify every file's checksum; if that fails, download (or extract the archive) when asked.
 
-        Only checksums: the arrays are parsed once, in ``load``. torchvision's ``download()``
-        returns at once when the files are already there and verified.
+        Only checksums: the arrays are parsed in ``load``. Runs once per datamodule: train.py calls
+        it before the Trainer exists (to fail early) and Lightning calls it again in ``fit``.
         """
+        if self.verified:
+            return
         files = self.dataset.__new__(self.dataset)  # torchvision's file logic, without loading arrays
         files.root = str(self.root)
-        try:
-            if self.download:
-                files.download()
-        except (OSError, RuntimeError) as error:
-            raise self.unavailable(error) from error
         if not files._check_integrity():
-            raise self.unavailable(RuntimeError("checksums"))
+            try:
+                if self.download:
+                    files.download()
+            except (OSError, RuntimeError) as error:
+                raise self.unavailable(error) from error
+            if not files._check_integrity():
+                raise self.unavailable(RuntimeError("checksums"))
+        self.verified = True
 
     def unavailable(self, error: Exception) -> ConfigError:
         folder, archive = self.root / self.dataset.base_folder, self.root / self.dataset.filename
