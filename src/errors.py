@@ -35,6 +35,12 @@ def check_fraction(key: str, value, low: float = 0.0, high: float = 1.0, high_in
     return float(value)
 
 
+def check_declared(key: str, given, actual, context: str) -> None:
+    """A value a config declares (so that models can interpolate it) must be what the data has."""
+    if given not in (None, actual):
+        raise ConfigError(key, f"must be {actual} {context}, got {given!r}")
+
+
 def check_choice(key: str, value, allowed) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise a ConfigError listing them."""
     if value not in allowed:

@@ -15,7 +15,7 @@ from torchvision.datasets.utils import extract_archive
 
 from src.datamodules.augment import random_crop, random_flip, to_unit_range
 from src.datamodules.batches import InMemoryDataModule
-from src.errors import ConfigError, check_choice, check_int
+from src.errors import ConfigError, check_choice, check_declared, check_int
 
 ON_DEVICE = ("auto", "always", "never")
 
@@ -39,11 +39,10 @@ class ImageDataModule(InMemoryDataModule):
         self.augment, self.crop_padding = augment, check_int("crop_padding", crop_padding, minimum=0)
         self.on_device = check_choice("on_device", on_device, ON_DEVICE)
         self.split_seed, self.seed = split_seed, seed
-        for key, given, actual in (("channels", channels, self.channels), ("input_dim", input_dim, self.channels * 1024),
-                                   ("num_classes", num_classes, self.num_classes)):
-            if given not in (None, actual):  # declared in the config so that models can interpolate them
-                raise ConfigError(key, f"must be {actual} for this dataset, got {given!r}")
         self.input_dim = self.channels * 32 * 32
+        for key, given, actual in (("channels", channels, self.channels), ("input_dim", input_dim, self.input_dim),
+                                   ("num_classes", num_classes, self.num_classes)):
+            check_declared(key, given, actual, "for this dataset")
 
     @abstractmethod
     def load(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from src.datamodules.batches import InMemoryDataModule, TensorBatches
 from src.datamodules.curriculum import LengthCurriculum
-from src.errors import ConfigError, check_choice, check_fraction, check_int
+from src.errors import ConfigError, check_choice, check_declared, check_fraction, check_int
 
 SAMPLING = ("replacement", "distinct")
 
@@ -85,10 +85,8 @@ class PalindromeDataModule(InMemoryDataModule):
         self.sampling = check_choice("sampling", sampling, SAMPLING)
         self.seed = seed
         self.input_dim = 10 if one_hot else 1
-        if input_dim not in (None, self.input_dim):  # declared in the config for models to interpolate
-            raise ConfigError("input_dim", f"must be {self.input_dim} with one_hot={one_hot}, got {input_dim!r}")
-        if num_classes != self.num_classes:
-            raise ConfigError("num_classes", f"must be 10 (the digits), got {num_classes!r}")
+        check_declared("input_dim", input_dim, self.input_dim, f"with one_hot={one_hot}")
+        check_declared("num_classes", num_classes, self.num_classes, "(the digits)")
         self.curriculum = curriculum
         if curriculum:
             start = check_int("curriculum_start", curriculum_start)

@@ -4,7 +4,7 @@ import math
 import torch
 from torch import nn
 
-from src.errors import ConfigError, check_int
+from src.errors import check_choice, check_int
 
 
 class VanillaRNN(nn.Module):
@@ -44,8 +44,7 @@ class TorchRecurrent(nn.Module):
 
     def __init__(self, cell: str, input_dim: int, hidden_dim: int, num_classes: int, num_layers: int = 1):
         super().__init__()
-        if cell not in self.CELLS:
-            raise ConfigError("cell", f"must be one of {', '.join(self.CELLS)}; got {cell!r}")
+        check_choice("cell", cell, self.CELLS)
         self.recurrent = self.CELLS[cell](check_int("input_dim", input_dim), check_int("hidden_dim", hidden_dim),
                                           num_layers=check_int("num_layers", num_layers), batch_first=True)
         self.output = nn.Linear(hidden_dim, check_int("num_classes", num_classes, minimum=2))
