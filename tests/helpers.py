@@ -4,6 +4,8 @@ from pathlib import Path
 import pytorch_lightning as pl
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from src.report import runs
+
 
 class CrashAtStep(pl.Callback):
     """Raises as if the process were killed, right after training step ``step``."""
@@ -18,9 +20,7 @@ class CrashAtStep(pl.Callback):
 
 def read_scalars(run_dir: Path) -> dict[str, list[float]]:
     """Every scalar tag in the TensorBoard events of ``run_dir`` -> its values in step order."""
-    events = EventAccumulator(str(run_dir))
-    events.Reload()
-    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+    return {tag: [value for _, value in points] for tag, points in runs.read_scalars(run_dir).items()}
 
 
 def hparams_metric_tags(run_dir: Path) -> list[str]:

@@ -7,7 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from src.report.runs import Run  # noqa: E402
+from src.report.runs import Run, label  # noqa: E402
 
 PANELS = (("loss", "loss"), ("acc", "accuracy"))
 
@@ -67,7 +67,7 @@ def plot_length_sweep(runs: list[Run], length_key: str, line_keys: list[str], pa
     """Final validation and test accuracy, and validations until the best, against input length."""
     lines: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
-        lines[",".join(f"{k}={run.overrides.get(k)}" for k in line_keys) or "runs"].append(run)
+        lines[label(run, line_keys) if line_keys else "runs"].append(run)
     figure, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     for name, members in sorted(lines.items()):
         members = sorted((r for r in members if r.scalars), key=lambda r: int(r.overrides[length_key]))
