@@ -9,49 +9,31 @@ import logging
 from pathlib import Path
 
 import hydra
-import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 import src.utils.resolvers  # noqa: F401  (registers ${if:...} and ${pid:} before Hydra composes)
-from src.errors import check_choice
-from src.utils.build import build, check_accelerator, check_optimizer, config_errors
+from src.utils.build import build_run
 from src.utils.checkpoints import resolve_ckpt_path, run_dir_of
 from src.utils.cli import exit_on_unknown_group_option
-from src.utils.hparams import log_hyperparameters
 
 log = logging.getLogger("train")
-CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
 def train(cfg: DictConfig) -> float | None:
     """Fit and test as ``cfg`` says; return ``cfg.optimized_metric`` for sweepers."""
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    check_accelerator(cfg.trainer)
-    check_optimizer(cfg.optimizer)
-    check_choice("test_ckpt", cfg.test_ckpt, ("best", "last"))
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.paths.root_dir, cfg.paths.output_dir)
     if ckpt_path and (resumed_dir := run_dir_of(ckpt_path)):  # a resumed run goes on in its own
         cfg.paths.output_dir = str(resumed_dir)  # folder: one TB run, and its best checkpoint is known
-    datamodule = build("data", cfg.data)
-    with config_errors("data"):  # missing or corrupt data fails here, before the Trainer exists
-        datamodule.prepare_data()
-        datamodule.setup("fit")
-    net = build("model", cfg.model)
-    model = build("module", cfg.module, net=net, optimizer=build("optimizer", cfg.optimizer))
-    callbacks = [build(f"callbacks.{name}", c) for name, c in (cfg.get("callbacks") or {}).items() if c]
-    callbacks += datamodule.extra_callbacks()  # e.g. the palindrome length curriculum
-    loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
-    trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    log_hyperparameters(loggers, cfg)
-
+    run = build_run(cfg)
+    trainer = run.trainer
     if ckpt_path:
         log.info("Resuming from %s, writing to %s", ckpt_path, cfg.paths.output_dir)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if cfg.test_after_fit:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         test_ckpt = best if cfg.test_ckpt == "best" and best else None  # None: the weights in hand
-        trainer.test(model, datamodule=datamodule, ckpt_path=test_ckpt, verbose=False)
+        trainer.test(run.module, datamodule=run.datamodule, ckpt_path=test_ckpt, verbose=False)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
     output_dir = Path(cfg.paths.output_dir)
     log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
@@ -66,5 +48,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    exit_on_unknown_group_option(CONF_DIR)
+    exit_on_unknown_group_option()
     main()

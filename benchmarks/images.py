@@ -28,7 +28,7 @@ from src.datamodules.augment import random_crop, random_flip, to_unit_range  # n
 from src.datamodules.batches import TensorBatches  # noqa: E402
 from src.datamodules.images import ImageDataModule  # noqa: E402
 from src.lit_models.classifier import Classifier  # noqa: E402
-from src.lit_models.cnn import ReducedVGG  # noqa: E402
+from src.networks.cnn import ReducedVGG  # noqa: E402
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

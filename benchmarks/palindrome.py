@@ -18,14 +18,11 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
 from torch.nn.utils import clip_grad_norm_
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import src.utils.resolvers  # noqa: E402,F401
-from src.utils.build import build  # noqa: E402
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+from src.utils.build import build, build_run  # noqa: E402
+from src.utils.compose import compose_config  # noqa: E402
 
 
 class EpochTimer(pl.Callback):
@@ -39,22 +36,15 @@ class EpochTimer(pl.Callback):
 def compose_cfg(input_length: int, output_dir: str):
     overrides = [f"data.input_length={input_length}", "trainer=cpu", "trainer.max_epochs=1",
                  "trainer.limit_val_batches=0", "trainer.num_sanity_val_steps=0",
-                 "callbacks.progress_bar=null", "trainer.enable_progress_bar=false", "callbacks.early_stopping=null",
-                 f"paths.root_dir={output_dir}", f"paths.output_dir={output_dir}"]
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("train", overrides=overrides)
+                 "callbacks.progress_bar=null", "trainer.enable_progress_bar=false", "callbacks.early_stopping=null"]
+    return compose_config(overrides, output_dir)
 
 
 def framework_epoch(cfg) -> tuple[float, int]:
-    """Seconds for one training epoch through datamodule + Classifier + Trainer, and samples seen."""
-    pl.seed_everything(cfg.seed, verbose=False)
-    datamodule = build("data", cfg.data)
-    model = build("module", cfg.module, net=build("model", cfg.model), optimizer=build("optimizer", cfg.optimizer))
-    callbacks = [build("callbacks", c) for c in cfg.callbacks.values() if c] + [timer := EpochTimer()]
-    loggers = [build("logger", c) for c in cfg.logger.values() if c]
-    trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers)
-    trainer.fit(model, datamodule=datamodule)
-    return timer.seconds, len(datamodule.splits["train"][1])
+    """Seconds for one training epoch of the run train.py builds (``build_run``), and samples seen."""
+    run = build_run(cfg, extra_callbacks=[timer := EpochTimer()])
+    run.trainer.fit(run.module, datamodule=run.datamodule)
+    return timer.seconds, len(run.datamodule.splits["train"][1])
 
 
 def plain_epoch(cfg) -> tuple[float, int]:

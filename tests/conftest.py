@@ -6,17 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-import src.utils.resolvers  # noqa: F401  (registers the resolvers the configs use)
+from src.utils.compose import CONF_DIR, ROOT_DIR, compose_config
 
 # One thread: results then do not depend on the machine's core count (reduction order), and
 # the suite's subprocesses do not fight over the cores.
 torch.set_num_threads(1)
 
-ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = ROOT / "conf"
-TRAIN_PY = ROOT / "train.py"
+TRAIN_PY = ROOT_DIR / "train.py"
 
 # A palindrome job that trains in seconds: short inputs, few samples, no progress bar.
 TINY_RNN = [
@@ -28,15 +25,6 @@ TINY_RNN = [
     "trainer.enable_progress_bar=false",
     "callbacks.progress_bar=null",
 ]
-
-
-def compose_config(overrides: list[str], output_dir: Path):
-    """The config ``python train.py OVERRIDES`` would get, writing into ``output_dir``."""
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[f"paths.root_dir='{output_dir}'", f"paths.output_dir='{output_dir}'", *overrides],
-        )
 
 
 @pytest.fixture

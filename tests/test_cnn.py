@@ -2,8 +2,8 @@
 import torch
 from torch import nn
 
-from src.lit_models.classifier import Classifier
-from src.lit_models.cnn import ReducedVGG
+from src.lit_models.cnn import ImageClassifier
+from src.networks.cnn import ReducedVGG
 
 
 def test_layers_are_the_specified_conv_blocks_and_pools():
@@ -42,7 +42,7 @@ def test_input_channels_follow_the_data():
 
 def test_channels_last_reaches_the_network_with_nhwc_weights_and_inputs():
     net = ReducedVGG(3, 10)
-    module = Classifier(net, lambda p: torch.optim.Adam(p), channels_last=True)
+    module = ImageClassifier(net, lambda p: torch.optim.Adam(p), channels_last=True)
     seen = []
     net.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
     images = torch.rand(2, 3, 32, 32)  # contiguous NCHW, as a datamodule's transforms leave them

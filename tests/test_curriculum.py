@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from src.datamodules.curriculum import LengthCurriculum
+from src.callbacks.curriculum import LengthCurriculum
 from src.datamodules.palindrome import PalindromeDataModule
-from src.errors import ConfigError
-from src.lit_models.rnn import TorchRecurrent
+from src.utils.validation import ConfigError
+from src.networks.rnn import TorchRecurrent
 from tests.conftest import TINY_RNN
 from tests.helpers import read_scalars
 from train import train

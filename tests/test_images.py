@@ -6,7 +6,7 @@ from torchvision import transforms
 
 from src.datamodules.augment import random_crop, random_flip, to_unit_range
 from src.datamodules.images import CIFAR10DataModule, FashionMNISTDataModule
-from src.errors import ConfigError
+from src.utils.validation import ConfigError
 from tests.cifar_fixture import PER_BATCH, FixtureCIFAR10, write_cifar10
 
 

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from src.lit_models.metrics import LossAccuracy
+from src.metrics import LossAccuracy
 
 
 def batches(sizes=(7, 32, 1, 19), num_classes=5):

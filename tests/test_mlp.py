@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from src.errors import ConfigError
-from src.lit_models.mlp import MLP, parse_hidden_units
-from src.lit_models.mlp_numpy import NumpyMLP
+from src.utils.validation import ConfigError
+from src.networks.mlp import MLP, parse_hidden_units
+from src.networks.mlp_numpy import NumpyMLP
 
 
 @pytest.mark.parametrize("value, units", [("20", [20]), ("512,256,128", [512, 256, 128]),

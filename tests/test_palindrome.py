@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from src.datamodules.palindrome import PalindromeDataModule
-from src.errors import ConfigError
+from src.utils.validation import ConfigError
 
 
 def digits(x: torch.Tensor) -> torch.Tensor:

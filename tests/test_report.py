@@ -4,7 +4,7 @@ import sys
 
 from src.report.runs import find_runs
 from src.report.write import write_report
-from tests.conftest import ROOT, TINY_RNN
+from tests.conftest import ROOT_DIR as ROOT, TINY_RNN
 from tests.helpers import read_scalars
 from train import train
 

@@ -1,7 +1,7 @@
 """The hand-written vanilla RNN cell computes exactly the equations of EXPERIMENTS.md."""
 import torch
 
-from src.lit_models.rnn import VanillaRNN
+from src.networks.rnn import VanillaRNN
 
 
 def test_parameters_are_named_after_the_equations():

@@ -6,7 +6,7 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 from src.datamodules.toy import ToyDataModule
-from src.errors import ConfigError
+from src.utils.validation import ConfigError
 from tests.conftest import compose_config
 from src.utils.build import build
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from pytorch_lightning.trainer.connectors import data_connector
 
-from src.errors import ConfigError
+from src.utils.validation import ConfigError
 from src.utils.checkpoints import latest_checkpoint
 from tests.conftest import TINY_RNN
 from tests.helpers import hparams_metric_tags, read_scalars

@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import get_class
 from torchvision.datasets import CIFAR10, FashionMNIST
-from torchvision.datasets.utils import extract_archive
+from torchvision.datasets.utils import check_integrity, extract_archive
 
 from src.datamodules.augment import random_crop, random_flip, to_unit_range
 from src.datamodules.batches import InMemoryDataModule
-from src.errors import ConfigError, check_choice, check_declared, check_int
+from src.utils.validation import ConfigError, check_choice, check_declared, check_int
 
 ON_DEVICE = ("auto", "always", "never")
 
@@ -88,17 +88,20 @@ class CIFAR10DataModule(ImageDataModule):
         """
         if self.verified:
             return
-        files = self.dataset.__new__(self.dataset)  # torchvision's file logic, without loading arrays
-        files.root = str(self.root)
-        if not files._check_integrity():
+        if not self.files_verified():
             try:
                 if self.download:
-                    files.download()
+                    self.dataset(str(self.root), download=True)  # torchvision's download, extraction, checks
             except (OSError, RuntimeError) as error:
                 raise self.unavailable(error) from error
-            if not files._check_integrity():
+            if not self.files_verified():
                 raise self.unavailable(RuntimeError("checksums"))
         self.verified = True
+
+    def files_verified(self) -> bool:
+        """Every batch file of the extracted copy is there with torchvision's MD5 (no arrays loaded)."""
+        folder = self.root / self.dataset.base_folder
+        return all(check_integrity(str(folder / name), md5) for name, md5 in self.dataset.train_list + self.dataset.test_list)
 
     def unavailable(self, error: Exception) -> ConfigError:
         folder, archive = self.root / self.dataset.base_folder, self.root / self.dataset.filename

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from src.datamodules.batches import InMemoryDataModule, TensorBatches
-from src.datamodules.curriculum import LengthCurriculum
-from src.errors import ConfigError, check_choice, check_declared, check_fraction, check_int
+from src.callbacks.curriculum import LengthCurriculum
+from src.utils.validation import ConfigError, check_choice, check_declared, check_fraction, check_int
 
 SAMPLING = ("replacement", "distinct")
 

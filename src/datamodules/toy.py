@@ -13,7 +13,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 
 from src.datamodules.batches import InMemoryDataModule
-from src.errors import ConfigError, check_choice, check_fraction, check_int
+from src.utils.validation import ConfigError, check_choice, check_fraction, check_int
 
 MODES = ("batch", "stochastic")
 

@@ -1,1 +1,1 @@
-"""Networks (plain ``nn.Module``) and the LightningModule that trains them."""
+"""The LightningModules: the shared Classifier and each experiment's own thin subclass."""

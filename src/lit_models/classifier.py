@@ -1,4 +1,4 @@
-"""The one LightningModule every experiment uses: cross-entropy, accuracy per split, optimizer wiring."""
+"""The LightningModule every experiment shares: cross-entropy, loss and accuracy per split, optimizer wiring."""
 from typing import Callable
 
 import pytorch_lightning as pl
@@ -6,22 +6,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MaxMetric
+from typing_extensions import override
 
-from src.lit_models.metrics import LossAccuracy
+from src.metrics import SPLITS, LossAccuracy, tag
+from src.utils.internals import FastHookNames
 
-SPLITS = ("train", "val", "test")
 
-
-class Classifier(pl.LightningModule):
+class Classifier(FastHookNames, pl.LightningModule):
     """Trains any network that maps a batch of inputs to class logits.
 
-    Logs ``{split}/loss`` and ``{split}/acc`` once per epoch, and ``val/acc_best``. Each step only
-    adds to the split's torchmetrics accumulator (``LossAccuracy``); the values are logged at epoch
-    end, which keeps Lightning's logging machinery off the training hot path. Metric states are
-    persistent, so a run resumed mid-epoch from a checkpoint ends with the same metrics as one never
-    interrupted. The optimizer (and optional LR scheduler) arrive as Hydra partials and are called
-    with the parameters.
-    ``channels_last`` stores image weights and batches NHWC (pair it with bf16 on a GPU).
+    Logs ``{split}/loss`` and ``{split}/acc`` once per epoch, ``val/acc_best``, and the training
+    batch's ``train/loss_step`` and ``train/acc_step`` every ``trainer.log_every_n_steps`` steps.
+    Each step adds to the split's torchmetrics accumulator (``LossAccuracy``); epoch values are
+    logged at epoch end and per-step values only on logging steps, which keeps Lightning's logging
+    machinery (and a device sync) off every other step. Metric states are persistent, so a run
+    resumed mid-epoch from a checkpoint ends with the same metrics as one never interrupted.
+    The optimizer (and optional LR scheduler) arrive as Hydra partials and are called with the
+    parameters. An experiment with behaviour of its own overrides ``step`` (see ``ImageClassifier``,
+    ``NumpyMLPClassifier``).
     """
 
     def __init__(
@@ -29,70 +31,75 @@ class Classifier(pl.LightningModule):
         net: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable | None = None,
-        channels_last: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.channels_last = channels_last
-        if channels_last:  # NHWC weights and inputs: faster convolutions on tensor cores
-            self.net.to(memory_format=torch.channels_last)
         # keyed "train_" etc.: a ModuleDict key may not shadow nn.Module.train
         self.metrics = nn.ModuleDict({s + "_": LossAccuracy() for s in SPLITS})
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)
+        self._log_this_step = False
 
-    def __setattr__(self, name: str, value) -> None:
-        # Lightning sets `_current_fx_name` (a str) around each of the ~40 hooks of a step, and
-        # nn.Module.__setattr__ spends ~1 us each looking for parameters, modules and buffers.
-        if name == "_current_fx_name":
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
-
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
     def step(self, batch, split: str) -> torch.Tensor:
+        """Loss of one batch of ``split``, recorded in its metrics; the one step every hook calls."""
         x, y = batch
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)  # after the datamodule's per-batch transforms
         logits = self.net(x)
         loss = F.cross_entropy(logits, y)
-        self.metrics[split + "_"].update(loss, logits, y)
+        self.record(split, loss, logits, y)
         return loss
+
+    def record(self, split: str, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        """Add a batch to the split's epoch metrics; on a logging step, also log the training batch's."""
+        self.metrics[split + "_"].update(loss, logits, y)
+        if split == "train" and self._log_this_step:
+            accuracy = (logits.argmax(-1) == y).float().mean()
+            self.log_dict({tag("train", "loss_step"): loss.detach(), tag("train", "acc_step"): accuracy})
 
     def log_epoch(self, split: str) -> torch.Tensor:
         """Log the split's epoch loss and accuracy, reset the accumulators, return the accuracy."""
         metrics = self.metrics[split + "_"]
         loss, accuracy = metrics.compute()
-        self.log_dict({f"{split}/loss": loss, f"{split}/acc": accuracy}, prog_bar=split == "val")
+        self.log_dict({tag(split, "loss"): loss, tag(split, "acc"): accuracy}, prog_bar=split == "val")
         metrics.reset()
         return accuracy
 
+    @override
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        # Lightning writes step values when (steps so far + 1) is a multiple of log_every_n_steps
+        self._log_this_step = (self.trainer.global_step + 1) % self.trainer.log_every_n_steps == 0
         return self.step(batch, "train")
 
+    @override
     def validation_step(self, batch, batch_idx: int) -> None:
         self.step(batch, "val")
 
+    @override
     def test_step(self, batch, batch_idx: int) -> None:
         self.step(batch, "test")
 
+    @override
     def on_train_epoch_end(self) -> None:
         self.log_epoch("train")
 
+    @override
     def on_validation_epoch_end(self) -> None:
         accuracy = self.log_epoch("val")
         if self.trainer.sanity_checking:  # a partial pass over untrained weights is no record
             return
         self.val_acc_best.update(accuracy)
-        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+        self.log(tag("val", "acc_best"), self.val_acc_best.compute(), prog_bar=True)
 
+    @override
     def on_test_epoch_end(self) -> None:
         self.log_epoch("test")
 
+    @override
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:

@@ -1,33 +1,28 @@
-"""The reduced VGG of EXPERIMENTS.md Part II, layer for layer."""
+"""The image experiments' LightningModule: the Classifier, optionally in NHWC (channels_last) layout."""
+import torch
 from torch import nn
+from typing_extensions import override
 
-from src.errors import check_int
-
-# (kind, output channels): every conv is 3x3/1/1 + BatchNorm + ReLU, every pool 3x3/2/1.
-LAYERS = [("conv", 64), ("pool", None), ("conv", 128), ("pool", None), ("conv", 256), ("conv", 256),
-          ("pool", None), ("conv", 512), ("conv", 512), ("pool", None), ("conv", 512), ("conv", 512), ("pool", None)]
+from src.lit_models.classifier import Classifier
 
 
-def conv_block(n_in: int, n_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(n_in, n_out, 3, stride=1, padding=1), nn.BatchNorm2d(n_out), nn.ReLU(inplace=True))
+class ImageClassifier(Classifier):
+    """Trains an image network; ``channels_last`` stores its weights and batches NHWC.
 
+    NHWC makes convolutions faster on tensor cores (pair it with ``trainer.precision=bf16-mixed``
+    on a GPU). Batches are converted in the step, after the datamodule's per-batch normalisation
+    and augmentation, which do not keep the layout.
+    """
 
-class ReducedVGG(nn.Module):
-    """8 conv blocks and 5 max-pools take 32x32 images to 512x1x1; one linear layer to the classes."""
+    def __init__(self, net: nn.Module, optimizer, scheduler=None, channels_last: bool = False):
+        super().__init__(net, optimizer, scheduler)
+        self.channels_last = channels_last
+        if channels_last:
+            self.net.to(memory_format=torch.channels_last)
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10):
-        super().__init__()
-        check_int("in_channels", in_channels)
-        check_int("num_classes", num_classes, minimum=2)
-        layers, channels = [], in_channels
-        for kind, width in LAYERS:
-            if kind == "conv":
-                layers.append(conv_block(channels, width))
-                channels = width
-            else:
-                layers.append(nn.MaxPool2d(3, stride=2, padding=1))
-        self.features = nn.Sequential(*layers)
-        self.classifier = nn.Linear(512, num_classes)
-
-    def forward(self, x):
-        return self.classifier(self.features(x).flatten(1))
+    @override
+    def step(self, batch, split: str) -> torch.Tensor:
+        x, y = batch
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W), strides of (B, H, W, C)
+        return super().step((x, y), split)

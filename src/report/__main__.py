@@ -7,18 +7,14 @@ from src.report.runs import ReportError
 
 
 def plot_toy_dataset(name: str, out_dir: Path) -> Path:
-    from hydra import compose, initialize_config_dir
-
-    import src.utils.resolvers  # noqa: F401
     from src.report.figures import plot_dataset
     from src.utils.build import build
+    from src.utils.compose import CONF_DIR, compose_config
 
-    conf_dir = Path(__file__).resolve().parents[2] / "conf"
-    options = sorted(p.stem for p in (conf_dir / "data").glob("*.yaml") if "generator:" in p.read_text())
+    options = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml") if "generator:" in p.read_text())
     if name not in options:
         raise ReportError(f"--data {name}: not a toy dataset; choose one of: {', '.join(options)}")
-    with initialize_config_dir(str(conf_dir), version_base="1.3"):
-        cfg = compose("train", overrides=["model=mlp", f"data={name}", "paths.root_dir=.", "paths.output_dir=."])
+    cfg = compose_config(["model=mlp", f"data={name}"], output_dir=".")
     datamodule = build("data", cfg.data)
     datamodule.setup()
     splits = {s: (x.numpy(), y.numpy()) for s, (x, y) in datamodule.splits.items()}

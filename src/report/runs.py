@@ -6,7 +6,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
-FAILED_MARKER = "FAILED"
+FAILED_MARKER = "FAILED"  # a job folder holding this file failed; it holds the error
+COMPLETED_MARKER = "COMPLETED"  # ... completed; it holds the value train.py returned
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it skips
 
 

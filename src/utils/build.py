@@ -1,28 +1,52 @@
-"""Instantiate config groups so that any bad value surfaces as one ConfigError naming its key."""
+"""Build a run from its config: the one place train.py, the benchmarks and the tests get theirs.
+
+Every value is instantiated through ``build``, so a bad one surfaces as a ``ConfigError`` that
+names its key, before the Trainer exists.
+"""
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from contextlib import contextmanager
-
+import pytorch_lightning as pl
 import torch
-from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from omegaconf.errors import InterpolationKeyError
 
-from src.errors import ConfigError
+from src.utils.hparams import log_hyperparameters
+from src.utils.validation import ConfigError, check_choice, first_line, root_cause
 
-OPTIMIZER_RANGES = {"lr": (0.0, False), "weight_decay": (0.0, True), "momentum": (0.0, True), "eps": (0.0, False)}
+
+@dataclass(frozen=True)
+class OptimizerRange:
+    """What an optimizer hyperparameter may be: above ``low``, or at it too when ``inclusive``."""
+
+    low: float
+    inclusive: bool
 
 
-def root_cause(error: BaseException) -> BaseException:
-    """The innermost exception behind Hydra's instantiation wrappers."""
-    while isinstance(error, InstantiationException) and error.__cause__ is not None:
-        error = error.__cause__
-    return error
+OPTIMIZER_RANGES = {
+    "lr": OptimizerRange(0.0, inclusive=False),
+    "weight_decay": OptimizerRange(0.0, inclusive=True),
+    "momentum": OptimizerRange(0.0, inclusive=True),
+    "eps": OptimizerRange(0.0, inclusive=False),
+}
+
+
+@dataclass
+class Run:
+    """Everything ``trainer.fit(module, datamodule=datamodule)`` needs, built from one config."""
+
+    cfg: DictConfig
+    datamodule: pl.LightningDataModule
+    module: pl.LightningModule
+    trainer: pl.Trainer
+    loggers: list
 
 
 @contextmanager
-def config_errors(group: str):
+def config_errors(group: str) -> Iterator[None]:
     """Re-raise a ConfigError from inside with its key prefixed by ``group`` (``root`` -> ``data.root``)."""
     try:
         yield
@@ -40,22 +64,23 @@ def build(group: str, cfg: DictConfig, **kwargs: Any) -> Any:
             raise cause.with_group(group) from None
         if isinstance(cause, InterpolationKeyError):
             key = str(cause).split("'")[1] if str(cause).count("'") >= 2 else str(cause)
-            raise ConfigError(group, f"needs {key}, which the chosen config does not define "
-                              "(this model does not take this data)") from None
-        message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        raise ConfigError(group, message) from error
+            raise ConfigError(
+                group, f"needs {key}, which the chosen config does not define (this model does not take this data)"
+            ) from None
+        raise ConfigError(group, first_line(cause)) from error
 
 
 def check_optimizer(cfg: DictConfig) -> None:
     """Reject out-of-range optimizer values before training by building it once on a dummy."""
-    for key, (low, inclusive) in OPTIMIZER_RANGES.items():
+    for key, allowed in OPTIMIZER_RANGES.items():
         value = cfg.get(key)
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"optimizer.{key}", f"must be a number, got {value!r}")
-        if value < low or (value == low and not inclusive):
-            raise ConfigError(f"optimizer.{key}", f"must be {'>=' if inclusive else '>'} {low}, got {value!r}")
+        if value < allowed.low or (value == allowed.low and not allowed.inclusive):
+            relation = ">=" if allowed.inclusive else ">"
+            raise ConfigError(f"optimizer.{key}", f"must be {relation} {allowed.low}, got {value!r}")
     factory = build("optimizer", cfg)
     try:
         factory([torch.nn.Parameter(torch.zeros(1))])
@@ -66,5 +91,36 @@ def check_optimizer(cfg: DictConfig) -> None:
 def check_accelerator(cfg: DictConfig) -> None:
     """``trainer=gpu`` where no GPU is present fails here, not deep inside Lightning."""
     if cfg.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError("trainer.accelerator", "is 'gpu' but this machine has no CUDA GPU; "
-                          "use trainer=cpu, or trainer=default to use a GPU only when present")
+        raise ConfigError(
+            "trainer.accelerator",
+            "is 'gpu' but this machine has no CUDA GPU; use trainer=cpu, or trainer=default to use a GPU only when present",
+        )
+
+
+def build_callbacks(cfg: DictConfig, datamodule) -> list[pl.Callback]:
+    """The config's callbacks (``callbacks.NAME=null`` drops one), then those the data needs."""
+    callbacks = [build(f"callbacks.{name}", c) for name, c in (cfg.get("callbacks") or {}).items() if c]
+    return callbacks + datamodule.extra_callbacks()  # e.g. the palindrome length curriculum
+
+
+def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> Run:
+    """Seed, check and instantiate everything a run needs, and log its config as hyperparameters.
+
+    Data are prepared and set up here, so missing or corrupt data fail before the Trainer exists.
+    ``extra_callbacks`` are added after the config's (a benchmark's timer, say).
+    """
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    check_accelerator(cfg.trainer)
+    check_optimizer(cfg.optimizer)
+    check_choice("test_ckpt", cfg.test_ckpt, ("best", "last"))
+    datamodule = build("data", cfg.data)
+    with config_errors("data"):
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+    net = build("model", cfg.model)
+    module = build("module", cfg.module, net=net, optimizer=build("optimizer", cfg.optimizer))
+    callbacks = build_callbacks(cfg, datamodule) + list(extra_callbacks)
+    loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
+    trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    log_hyperparameters(loggers, cfg)
+    return Run(cfg, datamodule, module, trainer, loggers)

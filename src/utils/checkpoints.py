@@ -1,7 +1,7 @@
 """Find the checkpoint a run resumes from."""
 from pathlib import Path
 
-from src.errors import ConfigError
+from src.utils.validation import ConfigError
 
 RUN_ROOTS = ("outputs", "multirun")
 

@@ -2,18 +2,20 @@
 import sys
 from pathlib import Path
 
-from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from src.utils.compose import CONF_DIR
+from src.utils.internals import hydra_args_parser
 
-def unknown_group_option(argv: list[str], conf_dir: Path) -> str | None:
+
+def unknown_group_option(argv: list[str], conf_dir: Path = CONF_DIR) -> str | None:
     """One line naming the first ``group=option`` in ``argv`` whose option has no YAML file, or None.
 
     Hydra reports this too, but over a dozen lines with its search path; this names the key and
     what is allowed. Anything this cannot parse is left for Hydra to report.
     """
     try:
-        overrides = OverridesParser.create().parse_overrides(get_args_parser().parse_args(argv).overrides)
+        overrides = OverridesParser.create().parse_overrides(hydra_args_parser().parse_args(argv).overrides)
     except (Exception, SystemExit):  # noqa: BLE001 - malformed input: Hydra's own message is better
         return None
     for override in overrides:
@@ -32,7 +34,7 @@ def unknown_group_option(argv: list[str], conf_dir: Path) -> str | None:
     return None
 
 
-def exit_on_unknown_group_option(conf_dir: Path) -> None:
+def exit_on_unknown_group_option(conf_dir: Path = CONF_DIR) -> None:
     message = unknown_group_option(sys.argv[1:], conf_dir)
     if message:
         sys.stderr.write(message + "\n")

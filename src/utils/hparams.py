@@ -3,8 +3,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger, TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
 
-# Columns of the HPARAMS table; their values are read from the scalars logged under these tags.
-HPARAM_METRICS = ("val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss")
+from src.metrics import RESULT_TAGS
+from src.utils.internals import tensorboard_file_writer
 
 
 def flatten(cfg: dict, prefix: str = "") -> dict:
@@ -27,6 +27,7 @@ def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
     for logger in loggers:
         logger.log_hyperparams(params)
         if isinstance(logger, TensorBoardLogger):
-            writer = logger.experiment._get_file_writer()
-            for summary in hparams(flat, {name: 0.0 for name in HPARAM_METRICS}):
+            writer = tensorboard_file_writer(logger)
+            # the HPARAMS columns; TensorBoard reads their values from the scalars of these tags
+            for summary in hparams(flat, {name: 0.0 for name in RESULT_TAGS}):
                 writer.add_summary(summary)

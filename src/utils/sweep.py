@@ -1,26 +1,33 @@
-"""Hydra callback: mark failed jobs and end every multirun with a one-line-per-failure summary."""
+"""Hydra callback: each job records its status in its folder; the sweep's summary and report come at its end.
+
+With a parallel or cluster launcher Hydra runs ``on_job_end`` where the job ran (a worker
+process, a cluster node), and it skips ``on_multirun_end`` when a job failed. So a job writes
+its own status file (``COMPLETED`` with its result, or ``FAILED`` with its error), and the
+launching process assembles ``summary.tsv`` and ``report/`` from the job folders when it exits,
+failures or not.
+"""
+import atexit
 import logging
 import os
 from pathlib import Path
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.types import RunMode
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from src.report.runs import FAILED_MARKER
-from src.utils.build import root_cause
+from src.report.runs import COMPLETED_MARKER, FAILED_MARKER
+from src.utils.internals import job_error
 from src.utils.resolvers import SWEPT_KEYS_ENV
+from src.utils.validation import first_line, root_cause
 
 log = logging.getLogger(__name__)
 
 
 def one_line(error: BaseException) -> str:
-    cause = root_cause(error)
-    text = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {text[0]}" if text else type(cause).__name__
+    """``ConfigError: data.input_length: must be ...``: the error's type and first line."""
+    return f"{type(root_cause(error)).__name__}: {first_line(error)}"
 
 
 def sweep_overrides(config: DictConfig):
@@ -34,52 +41,61 @@ def swept_keys(config: DictConfig) -> list[str]:
     return sorted({o.key_or_group for o in sweep_overrides(config) if o.is_sweep_override()})
 
 
-class SweepSummary(Callback):
-    """Marks failed jobs, keeps ``summary.tsv`` of a sweep, and writes its report when it ends.
+def job_status(job_dir: Path) -> tuple[str, str]:
+    """(status, result or error) of a job folder, from the file its job wrote when it ended."""
+    for marker in (FAILED_MARKER, COMPLETED_MARKER):
+        if (job_dir / marker).exists():
+            return marker, (job_dir / marker).read_text().strip()
+    return "NOT FINISHED", "the job ended without a status (killed, or still running)"
 
-    Hydra runs every job of a sweep even when one fails, then raises the first failure without
-    calling ``on_multirun_end``. So this callback writes ``FAILED`` (the error) into a failed
-    job's folder as it happens, lists every job in ``summary.tsv``, and writes the sweep's report
-    (``report/report.md``) when its last job ends, failures or not.
-    """
+
+def write_summary(sweep_dir: Path) -> list[tuple[str, str, str]]:
+    """``summary.tsv``: one row per job folder of ``sweep_dir`` (overrides, status, result)."""
+    rows = []
+    for overrides_file in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
+        job_dir = overrides_file.parents[1]
+        overrides = " ".join(OmegaConf.load(overrides_file)) or "(no overrides)"
+        rows.append((overrides, *job_status(job_dir)))
+    lines = ["overrides\tstatus\tresult"] + ["\t".join(row) for row in rows]
+    (sweep_dir / "summary.tsv").write_text("\n".join(lines) + "\n")
+    return rows
+
+
+class SweepSummary(Callback):
+    """Marks every job ``COMPLETED`` or ``FAILED`` in its folder; ends a sweep with summary.tsv and report/."""
 
     def __init__(self, report: bool = True) -> None:
         self.report = report
-        self.rows: list[tuple[str, str, str]] = []
         self.sweep_dir: Path | None = None
-        self.total_jobs = 0
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        self.rows, self.sweep_dir = [], Path(config.hydra.sweep.dir)
-        os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(config))
-        batches = BasicSweeper.split_arguments(sweep_overrides(config), None)
-        self.total_jobs = sum(len(batch) for batch in batches)
+        self.sweep_dir = Path(config.hydra.sweep.dir)
+        os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(config))  # workers inherit it: job folder names
+        atexit.register(self.finish)  # also when a job failed, which makes Hydra skip on_multirun_end
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs) -> None:
         job_dir = Path(config.hydra.runtime.output_dir)
-        overrides = " ".join(job_return.overrides or []) or "(no overrides)"
         if job_return.status == JobStatus.FAILED:
-            error = one_line(job_return._return_value)
+            error = one_line(job_error(job_return))
             (job_dir / FAILED_MARKER).write_text(error + "\n")
             if config.hydra.mode == RunMode.MULTIRUN:  # a single run's error is printed by Hydra
-                log.error("job FAILED (%s): %s", overrides, error)
-            self.rows.append((overrides, "FAILED", error))
+                log.error("job FAILED (%s): %s", " ".join(job_return.overrides or []), error)
         else:
-            self.rows.append((overrides, "COMPLETED", str(job_return._return_value)))
-        if self.sweep_dir is not None:
-            lines = ["overrides\tstatus\tresult"] + ["\t".join(row) for row in self.rows]
-            (self.sweep_dir / "summary.tsv").write_text("\n".join(lines) + "\n")
-            if len(self.rows) == self.total_jobs:
-                self.write_report()
+            (job_dir / COMPLETED_MARKER).write_text(f"{job_return.return_value}\n")
 
-    def write_report(self) -> None:
-        failed = sum(status == "FAILED" for _, status, _ in self.rows)
-        log.info("%d jobs, %d failed; summary in %s", len(self.rows), failed, self.sweep_dir / "summary.tsv")
+    def finish(self) -> None:
+        """Write the sweep's summary and report; runs once, in the launching process, as it exits."""
+        if self.sweep_dir is None or not self.sweep_dir.is_dir():
+            return
+        sweep_dir, self.sweep_dir = self.sweep_dir, None
+        rows = write_summary(sweep_dir)
+        failed = sum(status != COMPLETED_MARKER for _, status, _ in rows)
+        log.info("%d jobs, %d not completed; summary in %s", len(rows), failed, sweep_dir / "summary.tsv")
         if not self.report:
             return
         from src.report.write import write_report  # matplotlib only when a sweep ends
 
         try:
-            log.info("Report: %s", write_report(self.sweep_dir))
+            log.info("Report: %s", write_report(sweep_dir))
         except Exception as error:  # noqa: BLE001 - a report problem must not hide the sweep's results
-            log.warning("Could not write the report of %s: %s", self.sweep_dir, error)
+            log.warning("Could not write the report of %s: %s", sweep_dir, error)

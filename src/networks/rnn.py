@@ -4,7 +4,7 @@ import math
 import torch
 from torch import nn
 
-from src.errors import check_choice, check_int
+from src.utils.validation import check_choice, check_int
 
 
 class VanillaRNN(nn.Module):

@@ -1,5 +1,5 @@
-"""The one exception type for bad user input, so every entry point can report it in one line."""
-from hydra.errors import CompactHydraException
+"""Checks of user input, and the one exception type they raise so every entry point reports it in one line."""
+from hydra.errors import CompactHydraException, InstantiationException
 
 
 class ConfigError(CompactHydraException, ValueError):
@@ -46,3 +46,16 @@ def check_choice(key: str, value, allowed) -> str:
     if value not in allowed:
         raise ConfigError(key, f"must be one of {', '.join(map(str, allowed))}; got {value!r}")
     return value
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The innermost exception behind Hydra's instantiation wrappers."""
+    while isinstance(error, InstantiationException) and error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (behind Hydra's wrappers), or its type's name."""
+    lines = str(root_cause(error)).strip().splitlines()
+    return lines[0] if lines else type(root_cause(error)).__name__

@@ -3,7 +3,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from src.errors import ConfigError, check_int
+from src.utils.validation import ConfigError, check_int
 
 
 def parse_hidden_units(value) -> list[int]:

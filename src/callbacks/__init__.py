@@ -1,0 +1,1 @@
+"""Lightning callbacks: the palindrome length curriculum, progress output."""

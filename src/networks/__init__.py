@@ -1,0 +1,1 @@
+"""Plain ``nn.Module`` networks, usable and testable without Lightning."""

@@ -1,0 +1,24 @@
+"""Compose ``train.py``'s config without running it: for the tests, benchmarks and the report CLI."""
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+import src.utils.resolvers  # noqa: F401  (registers the resolvers the configs use)
+
+ROOT_DIR = Path(__file__).resolve().parents[2]
+CONF_DIR = ROOT_DIR / "conf"
+
+
+def compose_config(overrides: list[str], output_dir: str | Path) -> DictConfig:
+    """The config ``python train.py OVERRIDES`` would get, writing its outputs into ``output_dir``."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[f"paths.root_dir='{output_dir}'", f"paths.output_dir='{output_dir}'", *overrides],
+        )
+
+
+def config_options(group: str) -> list[str]:
+    """The options of a config group, by file name: ``config_options("optimizer")`` -> adam, rmsprop, sgd."""
+    return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
