@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
-.PHONY: install train test bench fashion-mnist clean
+.PHONY: install train test lint format bench fashion-mnist clean
 
 install: $(STAMP) fashion-mnist
 
@@ -28,7 +28,16 @@ train: install
 	$(PY) train.py $(ARGS)
 
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
+
+# ruff: lint (pycodestyle, pyflakes, import order, bugbear, ...) and formatting, as pyproject.toml sets
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: install
 	$(PY) benchmarks/palindrome.py

@@ -1,10 +1,11 @@
 """Train and test one model: compose the config, instantiate, fit, test the best checkpoint.
 
-    python train.py                              # vanilla RNN on palindromes (the default job)
-    python train.py model=rnn optimizer=adam optimizer.lr=3e-4
-    python train.py -m data.input_length=range(3,20)
-    python train.py --help                       # groups, options and the composed config
+python train.py                              # vanilla RNN on palindromes (the default job)
+python train.py model=rnn optimizer=adam optimizer.lr=3e-4
+python train.py -m data.input_length=range(3,20)
+python train.py --help                       # groups, options and the composed config
 """
+
 import logging
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import hydra
 from omegaconf import DictConfig
 
 import src.utils.resolvers  # noqa: F401  (registers ${if:...} and ${pid:} before Hydra composes)
+from src.metrics import STEP_TAGS
 from src.utils.build import build_run
 from src.utils.checkpoints import resolve_ckpt_path, run_dir_of
 from src.utils.cli import exit_on_unknown_group_option
@@ -36,7 +38,8 @@ def train(cfg: DictConfig) -> float | None:
         trainer.test(run.module, datamodule=run.datamodule, ckpt_path=test_ckpt, verbose=False)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
     output_dir = Path(cfg.paths.output_dir)
-    log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+    final = {k: v for k, v in sorted(metrics.items()) if k not in STEP_TAGS}
+    log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in final.items()))
     log.info("Logs and checkpoints: %s", output_dir)
     log.info("View them with: tensorboard --logdir %s", output_dir)
     return metrics.get(cfg.optimized_metric)

@@ -11,6 +11,7 @@
    ``Dataset`` + ``DataLoader`` with ``RandomCrop``/``RandomHorizontalFlip``/``ToTensor``/``Normalize``.
 Runs on the GPU when there is one, else on the CPU; each measurement is the best of two.
 """
+
 import sys
 import tempfile
 import time
@@ -24,11 +25,11 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from src.datamodules.augment import random_crop, random_flip, to_unit_range  # noqa: E402
-from src.datamodules.batches import TensorBatches  # noqa: E402
-from src.datamodules.images import ImageDataModule  # noqa: E402
-from src.lit_models.classifier import Classifier  # noqa: E402
-from src.networks.cnn import ReducedVGG  # noqa: E402
+from src.datamodules.augment import random_crop, random_flip, to_unit_range
+from src.datamodules.batches import TensorBatches
+from src.datamodules.images import ImageDataModule
+from src.lit_models.classifier import Classifier
+from src.networks.cnn import ReducedVGG
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -61,9 +62,19 @@ def framework(steps: int, batch: int, precision: str) -> float:
     torch.manual_seed(0)
     dm = RandomImages(steps * batch, batch_size=batch)
     module = Classifier(ReducedVGG(3, 10), lambda p: torch.optim.Adam(p, lr=1e-4))
-    trainer = pl.Trainer(max_steps=steps, accelerator="auto", devices=1, precision=precision, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         limit_val_batches=0, num_sanity_val_steps=0, callbacks=[timer := Timer()])
+    trainer = pl.Trainer(
+        max_steps=steps,
+        accelerator="auto",
+        devices=1,
+        precision=precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        callbacks=[timer := Timer()],
+    )
     trainer.fit(module, datamodule=dm)
     return (steps - 2) * batch / timer.seconds
 
@@ -80,7 +91,7 @@ def plain(steps: int, batch: int, precision: str) -> float:
         if step == 2:
             torch.cuda.synchronize() if DEVICE.type == "cuda" else None
             start = time.perf_counter()
-        x, y = to_unit_range(images[step * batch:(step + 1) * batch]), labels[step * batch:(step + 1) * batch]
+        x, y = to_unit_range(images[step * batch : (step + 1) * batch]), labels[step * batch : (step + 1) * batch]
         with autocast:
             loss = F.cross_entropy(net(x), y)
         optimizer.zero_grad()
@@ -95,9 +106,15 @@ class PerSampleImages(Dataset):
 
     def __init__(self, images: np.ndarray, labels: np.ndarray):
         self.images, self.labels = images, labels
-        self.transform = transforms.Compose([transforms.ToPILImage(), transforms.RandomCrop(32, padding=4),
-                                             transforms.RandomHorizontalFlip(), transforms.ToTensor(),
-                                             transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+        self.transform = transforms.Compose(
+            [
+                transforms.ToPILImage(),
+                transforms.RandomCrop(32, padding=4),
+                transforms.RandomHorizontalFlip(),
+                transforms.ToTensor(),
+                transforms.Normalize((0.5,) * 3, (0.5,) * 3),
+            ]
+        )
 
     def __len__(self):
         return len(self.labels)
@@ -109,7 +126,7 @@ class PerSampleImages(Dataset):
 def data_fast(images, labels, batch: int) -> float:
     images, labels = images.to(DEVICE), labels.to(DEVICE)  # once, as the datamodule does on a GPU
     start = time.perf_counter()
-    for x, y in TensorBatches(images, labels, batch_size=batch, shuffle=True):
+    for x, _y in TensorBatches(images, labels, batch_size=batch, shuffle=True):
         x = random_flip(random_crop(to_unit_range(x), 4))
     torch.cuda.synchronize() if DEVICE.type == "cuda" else None
     return len(labels) / (time.perf_counter() - start)
@@ -141,8 +158,10 @@ def main(steps: int = 20, batch: int = 32) -> None:
     fast = best_of_two(data_fast, images, labels, 128)
     usual = {w: best_of_two(data_usual, images, labels, 128, w) for w in (0, 2)}
     for workers, rate in usual.items():
-        print(f"augmented batches: fast path {fast:.0f} images/s, per-sample DataLoader "
-              f"(num_workers={workers}) {rate:.0f} images/s")
+        print(
+            f"augmented batches: fast path {fast:.0f} images/s, per-sample DataLoader "
+            f"(num_workers={workers}) {rate:.0f} images/s"
+        )
     print(f"ratio fast/per-sample data path: {fast / max(usual.values()):.2f}")
 
 

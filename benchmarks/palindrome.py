@@ -10,6 +10,7 @@ run ``repeats`` times (default 5) in adjacent pairs. A shared machine drifts bet
 slow spells that last longer than a pair, so each pair gives a ratio measured under one load;
 their median is the figure. The last line is ``ratio framework/plain: R`` (that median).
 """
+
 import statistics
 import sys
 import tempfile
@@ -21,8 +22,8 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from src.utils.build import build, build_run  # noqa: E402
-from src.utils.compose import compose_config  # noqa: E402
+from src.utils.build import build, build_run
+from src.utils.compose import compose_config
 
 
 class EpochTimer(pl.Callback):
@@ -34,9 +35,16 @@ class EpochTimer(pl.Callback):
 
 
 def compose_cfg(input_length: int, output_dir: str):
-    overrides = [f"data.input_length={input_length}", "trainer=cpu", "trainer.max_epochs=1",
-                 "trainer.limit_val_batches=0", "trainer.num_sanity_val_steps=0",
-                 "callbacks.progress_bar=null", "trainer.enable_progress_bar=false", "callbacks.early_stopping=null"]
+    overrides = [
+        f"data.input_length={input_length}",
+        "trainer=cpu",
+        "trainer.max_epochs=1",
+        "trainer.limit_val_batches=0",
+        "trainer.num_sanity_val_steps=0",
+        "callbacks.progress_bar=null",
+        "trainer.enable_progress_bar=false",
+        "callbacks.early_stopping=null",
+    ]
     return compose_config(overrides, output_dir)
 
 
@@ -76,8 +84,10 @@ def main(input_length: int = 19, repeats: int = 5) -> None:
                 rates[name].append(samples / seconds)
                 print(f"{name:9s} {samples / seconds:10.0f} samples/s ({seconds:.2f} s)", flush=True)
     ratios = [f / p for f, p in zip(rates["framework"], rates["plain"])]
-    print(f"best: framework {max(rates['framework']):.0f} samples/s, plain {max(rates['plain']):.0f} samples/s, "
-          f"ratio of bests {max(rates['framework']) / max(rates['plain']):.3f}")
+    print(
+        f"best: framework {max(rates['framework']):.0f} samples/s, plain {max(rates['plain']):.0f} samples/s, "
+        f"ratio of bests {max(rates['framework']) / max(rates['plain']):.3f}"
+    )
     print("ratio per pair: " + " ".join(f"{r:.3f}" for r in ratios))
     print(f"ratio framework/plain: {statistics.median(ratios):.3f}")
 

@@ -1,4 +1,5 @@
 """The metric tags every run logs, and one cheap accumulator per split for its loss and accuracy."""
+
 import torch
 from torchmetrics import Metric
 

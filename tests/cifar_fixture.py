@@ -4,6 +4,7 @@
 real ones, so loading runs torchvision's own code, checksum verification included; users keep
 the real checksums. ``url`` points at a closed local port, so a "download" fails at once.
 """
+
 import hashlib
 import pickle
 import tarfile

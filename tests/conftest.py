@@ -1,4 +1,5 @@
 """Shared fixtures: configs composed with Hydra's compose API, tiny data, output in tmp_path."""
+
 import os
 import subprocess
 import sys
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.utils.compose import CONF_DIR, ROOT_DIR, compose_config
+from src.utils.compose import ROOT_DIR, compose_config
 
 # One thread: results then do not depend on the machine's core count (reduction order), and
 # the suite's subprocesses do not fight over the cores.
@@ -46,8 +47,14 @@ def subprocess_env() -> dict[str, str]:
 
 def run_train(*args: str, cwd: Path, timeout: float = 240, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python train.py ARGS`` as a user would, in ``cwd``; returns the finished process."""
-    result = subprocess.run([sys.executable, str(TRAIN_PY), *args], cwd=cwd, env=subprocess_env(),
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, str(TRAIN_PY), *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"train.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result

@@ -1,4 +1,5 @@
 """Test-only Lightning callbacks and TensorBoard readers."""
+
 from pathlib import Path
 
 import pytorch_lightning as pl

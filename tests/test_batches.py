@@ -1,4 +1,8 @@
 """The tensor-slicing loader: epochs are reproducible and a resumed loader continues where it stopped."""
+
+import functools
+import operator
+
 import torch
 
 from src.datamodules.batches import TensorBatches
@@ -14,7 +18,7 @@ def test_order_is_a_function_of_seed_and_epoch():
     a.sampler.set_epoch(1)
     second = [x.tolist() for x, _ in a]
     assert first == [x.tolist() for x, _ in b] and first != second
-    assert sorted(sum(second, [])) == list(range(10))
+    assert sorted(functools.reduce(operator.iadd, second, [])) == list(range(10))
 
 
 def test_batches_keep_inputs_and_labels_aligned():

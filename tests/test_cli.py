@@ -1,4 +1,5 @@
 """What a user sees at the command line: help, the composed config, one-line errors on bad input."""
+
 import subprocess
 import sys
 
@@ -19,8 +20,15 @@ BAD_INPUTS = {
 
 def test_help_lists_every_group_and_its_options(tmp_path):
     out = run_train("--help", cwd=tmp_path).stdout
-    for line in ("model: ", "data: ", "optimizer: adam, rmsprop, sgd", "trainer: cpu, default, gpu",
-                 "callbacks: default, none", "logger: csv, tensorboard", "experiment: "):
+    for line in (
+        "model: ",
+        "data: ",
+        "optimizer: adam, rmsprop, sgd",
+        "trainer: cpu, default, gpu",
+        "callbacks: default, none",
+        "logger: csv, tensorboard",
+        "experiment: ",
+    ):
         assert line in out
 
 
@@ -35,8 +43,14 @@ def test_each_bad_input_fails_before_training_with_one_line_naming_the_key(tmp_p
     procs = {}
     for i, (arg, _) in enumerate(BAD_INPUTS.items()):
         (tmp_path / str(i)).mkdir()
-        procs[arg] = subprocess.Popen([sys.executable, str(TRAIN_PY), arg, "trainer.max_epochs=1"],
-                                      cwd=tmp_path / str(i), env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs[arg] = subprocess.Popen(
+            [sys.executable, str(TRAIN_PY), arg, "trainer.max_epochs=1"],
+            cwd=tmp_path / str(i),
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     for i, (arg, expected) in enumerate(BAD_INPUTS.items()):
         out, err = procs[arg].communicate(timeout=120)
         assert procs[arg].returncode != 0, arg

@@ -1,4 +1,5 @@
 """The reduced VGG is exactly the architecture of EXPERIMENTS.md Part II."""
+
 import torch
 from torch import nn
 
@@ -10,7 +11,15 @@ def test_layers_are_the_specified_conv_blocks_and_pools():
     net = ReducedVGG(3, 10)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     assert [(c.in_channels, c.out_channels) for c in convs] == [
-        (3, 64), (64, 128), (128, 256), (256, 256), (256, 512), (512, 512), (512, 512), (512, 512)]
+        (3, 64),
+        (64, 128),
+        (128, 256),
+        (256, 256),
+        (256, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+    ]
     assert all(c.kernel_size == (3, 3) and c.stride == (1, 1) and c.padding == (1, 1) for c in convs)
     pools = [m for m in net.modules() if isinstance(m, nn.MaxPool2d)]
     assert len(pools) == 5 and all((p.kernel_size, p.stride, p.padding) == (3, 2, 1) for p in pools)
@@ -25,8 +34,21 @@ def test_spatial_size_after_every_stage():
     for layer in net.features:
         x = layer(x)
         sizes.append((x.shape[1], x.shape[2]))
-    assert sizes == [(64, 32), (64, 16), (128, 16), (128, 8), (256, 8), (256, 8), (256, 4),
-                     (512, 4), (512, 4), (512, 2), (512, 2), (512, 2), (512, 1)]
+    assert sizes == [
+        (64, 32),
+        (64, 16),
+        (128, 16),
+        (128, 8),
+        (256, 8),
+        (256, 8),
+        (256, 4),
+        (512, 4),
+        (512, 4),
+        (512, 2),
+        (512, 2),
+        (512, 2),
+        (512, 1),
+    ]
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 
 
@@ -48,6 +70,7 @@ def test_channels_last_reaches_the_network_with_nhwc_weights_and_inputs():
     images = torch.rand(2, 3, 32, 32)  # contiguous NCHW, as a datamodule's transforms leave them
     module.step((images, torch.tensor([0, 1])), "train")
     assert seen[0].is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous(
-        memory_format=torch.channels_last)
+        memory_format=torch.channels_last
+    )
     assert net.features[0][0].weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(seen[0], images)

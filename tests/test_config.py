@@ -1,4 +1,5 @@
 """Every option of every config group composes, and what it names can be built."""
+
 import pytest
 import torch
 
@@ -10,8 +11,13 @@ from tests.cifar_fixture import write_cifar10
 GROUPS = {d.name: config_options(d.name) for d in CONF_DIR.iterdir() if d.is_dir() and d.name != "hydra"}
 MODEL_FOR_DATA = {"palindrome": "rnn"}  # every other data option is vector data: the MLP takes it
 # CIFAR-10 cannot be downloaded here: these options are built on the fixture in its real format
-NEEDS_CIFAR10 = {("model", "cnn"), ("data", "cifar10"), ("experiment", "cnn_optimizers"),
-                 ("experiment", "cnn_recipe"), ("experiment", "mlp_cifar10")}
+NEEDS_CIFAR10 = {
+    ("model", "cnn"),
+    ("data", "cifar10"),
+    ("experiment", "cnn_optimizers"),
+    ("experiment", "cnn_recipe"),
+    ("experiment", "mlp_cifar10"),
+}
 
 
 @pytest.mark.parametrize("group, option", [(g, o) for g, options in GROUPS.items() for o in options])
@@ -21,8 +27,11 @@ def test_every_option_of_every_group_composes_and_builds(group, option, tmp_path
         overrides.insert(0, f"model={MODEL_FOR_DATA.get(option, 'mlp')}")
     if (group, option) in NEEDS_CIFAR10:
         write_cifar10(tmp_path / "cifar")
-        overrides += [f"data.root={tmp_path / 'cifar'}", "data.dataset=tests.cifar_fixture.FixtureCIFAR10",
-                      "data.val_size=20"]
+        overrides += [
+            f"data.root={tmp_path / 'cifar'}",
+            "data.dataset=tests.cifar_fixture.FixtureCIFAR10",
+            "data.val_size=20",
+        ]
     cfg = compose_config(overrides, tmp_path)
     if group == "trainer" and option == "gpu" and not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="trainer.accelerator"):
@@ -57,5 +66,7 @@ def test_no_profiler_by_default_and_lightnings_profilers_by_name(tmp_path):
     assert isinstance(trainer.profiler, NoProfiler)
     with trainer.profiler.profile("[LightningModule]Classifier.training_step") as action:
         assert action is None  # a no-op context, shared by every hook
-    simple = build("trainer", compose_config(["trainer=cpu", "trainer.profiler=simple"], tmp_path).trainer, logger=False)
+    simple = build(
+        "trainer", compose_config(["trainer=cpu", "trainer.profiler=simple"], tmp_path).trainer, logger=False
+    )
     assert isinstance(simple.profiler, SimpleProfiler)

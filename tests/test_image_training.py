@@ -1,4 +1,5 @@
 """Image models trained through train.py: they learn on real Fashion-MNIST; CIFAR-10's path works."""
+
 import pytest
 
 from tests.cifar_fixture import write_cifar10
@@ -17,23 +18,52 @@ def test_cnn_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
 
 
 def test_mlp_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
-    train(make_cfg("model=mlp", "data=fashion_mnist", "model.hidden_units=[128]", "trainer.max_steps=100",
-                   "optimizer.lr=0.1", "data.batch_size=64", "trainer.val_check_interval=50", *QUIET))
+    train(
+        make_cfg(
+            "model=mlp",
+            "data=fashion_mnist",
+            "model.hidden_units=[128]",
+            "trainer.max_steps=100",
+            "optimizer.lr=0.1",
+            "data.batch_size=64",
+            "trainer.val_check_interval=50",
+            *QUIET,
+        )
+    )
     assert read_scalars(tmp_path / "run")["test/acc"][-1] >= 0.6
 
 
 def test_cnn_trains_on_cifar10_read_from_its_real_file_format(make_cfg, tmp_path):
     write_cifar10(tmp_path / "cifar")
     dataset = "data.dataset=tests.cifar_fixture.FixtureCIFAR10"
-    train(make_cfg("model=cnn", dataset, f"data.root={tmp_path / 'cifar'}", "data.val_size=20",
-                   "trainer.max_epochs=2", "module.channels_last=true", "data.augment=true", *QUIET))
+    train(
+        make_cfg(
+            "model=cnn",
+            dataset,
+            f"data.root={tmp_path / 'cifar'}",
+            "data.val_size=20",
+            "trainer.max_epochs=2",
+            "module.channels_last=true",
+            "data.augment=true",
+            *QUIET,
+        )
+    )
     scalars = read_scalars(tmp_path / "run")
     assert len(scalars["val/acc"]) == 2 and len(scalars["test/acc"]) == 1
 
 
 def test_sgd_and_adam_sweep_writes_two_runs(tmp_path):
-    run_train("-m", "experiment=cnn_optimizers", "data=fashion_mnist", "trainer.limit_train_batches=3",
-              "trainer.limit_val_batches=2", "trainer.limit_test_batches=2", *SHORT[:1], *QUIET, cwd=tmp_path)
+    run_train(
+        "-m",
+        "experiment=cnn_optimizers",
+        "data=fashion_mnist",
+        "trainer.limit_train_batches=3",
+        "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2",
+        *SHORT[:1],
+        *QUIET,
+        cwd=tmp_path,
+    )
     (root,) = (tmp_path / "multirun").glob("*/*")
     assert sorted(p.name for p in root.iterdir() if (p / ".hydra").is_dir()) == ["optimizer=adam", "optimizer=sgd"]
     lrs = {name: read_scalars(root / name) for name in ("optimizer=adam", "optimizer=sgd")}
@@ -41,13 +71,16 @@ def test_sgd_and_adam_sweep_writes_two_runs(tmp_path):
     assert (root / "report" / "optimizers.png").is_file()
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["model=cnn", "data=moons"], "model: needs data.channels, which the chosen config does not define"),
-    (["model=cnn", "data.batch_size=0"], "data.batch_size: must be an integer >= 1, got 0"),
-    (["model=cnn", "data.root=pyproject.toml"], "is a file; give the folder"),
-    (["model=cnn", "data.download=false"], "data.root: CIFAR-10 is not in"),
-    (["model=cnn", "data=fashion_mnist", "data.val_size=100000"], "data.val_size: must be smaller than the 60000"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["model=cnn", "data=moons"], "model: needs data.channels, which the chosen config does not define"),
+        (["model=cnn", "data.batch_size=0"], "data.batch_size: must be an integer >= 1, got 0"),
+        (["model=cnn", "data.root=pyproject.toml"], "is a file; give the folder"),
+        (["model=cnn", "data.download=false"], "data.root: CIFAR-10 is not in"),
+        (["model=cnn", "data=fashion_mnist", "data.val_size=100000"], "data.val_size: must be smaller than the 60000"),
+    ],
+)
 def test_bad_image_input_fails_before_training_with_one_line(tmp_path, args, expected):
     (tmp_path / "pyproject.toml").write_text("")
     result = run_train(*args, "trainer.max_epochs=1", cwd=tmp_path, check=False)
@@ -56,7 +89,16 @@ def test_bad_image_input_fails_before_training_with_one_line(tmp_path, args, exp
 
 
 def test_cnn_recipe_steps_its_cosine_schedule_each_epoch(make_cfg, tmp_path):
-    train(make_cfg("experiment=cnn_recipe", "data=fashion_mnist", "trainer.max_epochs=2", "trainer.limit_train_batches=2",
-                   "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", *QUIET))
+    train(
+        make_cfg(
+            "experiment=cnn_recipe",
+            "data=fashion_mnist",
+            "trainer.max_epochs=2",
+            "trainer.limit_train_batches=2",
+            "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1",
+            *QUIET,
+        )
+    )
     lrs = read_scalars(tmp_path / "run")["lr-SGD"]
     assert lrs[0] == pytest.approx(0.05) and lrs[1] == pytest.approx(0.025)  # cosine over 2 epochs: halfway

@@ -1,5 +1,5 @@
 """CIFAR-10 (on a fixture in its real format) and Fashion-MNIST (the real data, from Debian)."""
-import numpy as np
+
 import pytest
 import torch
 from torchvision import transforms
@@ -74,27 +74,40 @@ def test_root_naming_a_file_and_oversized_validation_are_config_errors(tmp_path)
         CIFAR10DataModule(dataset=FixtureCIFAR10, root=str(tmp_path / "data"), val_size=500).setup()
 
 
-def test_augmentation_crops_shifted_windows_and_mirrors(tmp_path):
-    images = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
-    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
-    cropped = random_crop(images, 2, torch.Generator().manual_seed(0))
-    for i in range(2):
-        windows = [padded[i, :, r:r + 8, c:c + 8] for r in range(5) for c in range(5)]
-        assert any(torch.equal(cropped[i], w) for w in windows)
+def test_augmentation_crops_shifted_windows_and_mirrors():
+    n, padding = 64, 2
+    images = torch.arange(n * 3 * 8 * 8, dtype=torch.float32).view(n, 3, 8, 8)  # every pixel distinct
+    padded = torch.nn.functional.pad(images, (padding,) * 4)
+    cropped = random_crop(images, padding, torch.Generator().manual_seed(0))
+    offsets = set()
+    for i in range(n):  # each crop is the window of the padded image at one offset
+        (offset,) = [
+            (r, c) for r in range(5) for c in range(5) if torch.equal(cropped[i], padded[i, :, r : r + 8, c : c + 8])
+        ]
+        offsets.add(offset)
+    assert len(offsets) >= 10  # offsets vary per image: not the centre (the input) every time
     flipped = random_flip(images, torch.Generator().manual_seed(1))
-    assert all(torch.equal(f, x) or torch.equal(f, x.flip(-1)) for f, x in zip(flipped, images))
+    mirrored = [torch.equal(f, x.flip(-1)) for f, x in zip(flipped, images)]
+    kept = [torch.equal(f, x) for f, x in zip(flipped, images)]
+    assert all(m or k for m, k in zip(mirrored, kept))
+    assert 16 <= sum(mirrored) <= 48  # about half of them, and never all or none
     assert torch.equal(to_unit_range(torch.tensor([0, 255], dtype=torch.uint8)), torch.tensor([-1.0, 1.0]))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="compares GPU-resident data with host data")
 def test_data_kept_on_the_device_gives_the_same_batches(tmp_path):
+    import pytorch_lightning as pl
+
     write_cifar10(tmp_path)
-    batches = []
-    for on_device in ("never", "always"):
+    batches = {}
+    for on_device, accelerator in (("never", "cpu"), ("always", "gpu")):
         dm = cifar(tmp_path, on_device=on_device)
+        dm.trainer = pl.Trainer(accelerator=accelerator, devices=1, logger=False)
         dm.setup()
-        batches.append([dm.on_after_batch_transfer(b, 0) for b in dm.train_dataloader()])
-    for (x1, y1), (x2, y2) in zip(*batches):
-        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+        batches[on_device] = [dm.on_after_batch_transfer(b, 0) for b in dm.train_dataloader()]
+    assert all(x.device.type == "cuda" for x, _ in batches["always"])  # the data really stayed on the GPU
+    for (x1, y1), (x2, y2) in zip(batches["never"], batches["always"]):
+        assert torch.equal(x1, x2.cpu()) and torch.equal(y1, y2.cpu())
 
 
 @pytest.fixture(scope="module")

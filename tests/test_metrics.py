@@ -1,4 +1,5 @@
 """The per-split accumulator equals torchmetrics' own mean and accuracy, and survives a checkpoint."""
+
 import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric

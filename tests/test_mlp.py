@@ -1,16 +1,19 @@
 """The PyTorch MLP, the hand-written NumPy MLP, and their agreement step by step."""
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from src.utils.validation import ConfigError
 from src.networks.mlp import MLP, parse_hidden_units
 from src.networks.mlp_numpy import NumpyMLP
+from src.utils.validation import ConfigError
 
 
-@pytest.mark.parametrize("value, units", [("20", [20]), ("512,256,128", [512, 256, 128]),
-                                          (" 8, 4 ", [8, 4]), ([16, 8], [16, 8]), (20, [20]), ("", [])])
+@pytest.mark.parametrize(
+    "value, units",
+    [("20", [20]), ("512,256,128", [512, 256, 128]), (" 8, 4 ", [8, 4]), ([16, 8], [16, 8]), (20, [20]), ("", [])],
+)
 def test_hidden_units_accept_a_string_a_list_or_an_int(value, units):
     assert parse_hidden_units(value) == units
 
@@ -23,7 +26,12 @@ def test_hidden_units_that_are_not_positive_integers_are_a_config_error(value):
 
 def test_mlp_layers_follow_the_hidden_units():
     net = MLP(input_dim=3072, hidden_units="512,256,128", num_classes=10)
-    assert [(l.in_features, l.out_features) for l in net.linears()] == [(3072, 512), (512, 256), (256, 128), (128, 10)]
+    assert [(layer.in_features, layer.out_features) for layer in net.linears()] == [
+        (3072, 512),
+        (512, 256),
+        (256, 128),
+        (128, 10),
+    ]
     assert net(torch.zeros(4, 3, 32, 32)).shape == (4, 10)  # images are flattened
 
 

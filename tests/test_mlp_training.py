@@ -1,4 +1,5 @@
 """The MLPs trained through train.py: both implementations agree, and the MLP learns."""
+
 import pytest
 
 from tests.conftest import run_train
@@ -42,13 +43,16 @@ def test_numpy_mlp_checkpoint_holds_its_weights_and_tests_from_them(make_cfg, tm
     assert read_scalars(tmp_path / "run")["test/acc"][-1] > 0.7
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["model=mlp", "model.hidden_units='abc'"], "model.hidden_units: must be positive integers"),
-    (["model=mlp", "model.hidden_units='20,,5'"], "model.hidden_units: must be positive integers"),
-    (["model=mlp", "model.hidden_units='0'"], "model.hidden_units: must be positive integers"),
-    (["model=mlp", "data=spirals"], "data=spirals: unknown option; choose one of:"),
-    (["model=mlp_numpy", "optimizer=adam"], "optimizer: model=mlp_numpy implements plain SGD only"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["model=mlp", "model.hidden_units='abc'"], "model.hidden_units: must be positive integers"),
+        (["model=mlp", "model.hidden_units='20,,5'"], "model.hidden_units: must be positive integers"),
+        (["model=mlp", "model.hidden_units='0'"], "model.hidden_units: must be positive integers"),
+        (["model=mlp", "data=spirals"], "data=spirals: unknown option; choose one of:"),
+        (["model=mlp_numpy", "optimizer=adam"], "optimizer: model=mlp_numpy implements plain SGD only"),
+    ],
+)
 def test_bad_mlp_input_fails_before_training_with_one_line(tmp_path, args, expected):
     result = run_train(*args, cwd=tmp_path, check=False)
     assert result.returncode != 0 and expected in result.stderr and "Traceback" not in result.stderr

@@ -1,4 +1,5 @@
 """The palindrome datamodule: correct samples, disjoint splits, explicit handling of scarce lengths."""
+
 import pytest
 import torch
 

@@ -1,17 +1,25 @@
 """python -m src.report: tables equal the logged values; broken jobs and wrong folders handled."""
+
 import subprocess
 import sys
 
 from src.report.runs import find_runs
 from src.report.write import write_report
-from tests.conftest import ROOT_DIR as ROOT, TINY_RNN
+from tests.conftest import ROOT_DIR as ROOT
+from tests.conftest import TINY_RNN
 from tests.helpers import read_scalars
 from train import train
 
 
 def report_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "src.report", *args], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "src.report", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
 
 
 def fake_sweep(make_cfg, tmp_path):

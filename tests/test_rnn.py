@@ -1,4 +1,5 @@
 """The hand-written vanilla RNN cell computes exactly the equations of EXPERIMENTS.md."""
+
 import torch
 
 from src.networks.rnn import VanillaRNN

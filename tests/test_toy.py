@@ -1,4 +1,5 @@
 """The toy datasets are generated and split exactly as EXPERIMENTS.md I.1 says."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,16 +7,25 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 from src.datamodules.toy import ToyDataModule
+from src.utils.build import build
 from src.utils.validation import ConfigError
 from tests.conftest import compose_config
-from src.utils.build import build
 
 EXPECTED = {
     "moons": lambda: datasets.make_moons(1000, noise=0.2, random_state=42),
     "hastie": lambda: datasets.make_hastie_10_2(1000, random_state=42),
     "circles": lambda: datasets.make_circles(1000, noise=0.4, factor=0.8, random_state=42),
-    "multi": lambda: datasets.make_classification(1000, n_features=2, n_informative=2, n_redundant=0, n_classes=2,
-                                                  n_clusters_per_class=2, flip_y=0.01, class_sep=1.0, random_state=42),
+    "multi": lambda: datasets.make_classification(
+        1000,
+        n_features=2,
+        n_informative=2,
+        n_redundant=0,
+        n_classes=2,
+        n_clusters_per_class=2,
+        flip_y=0.01,
+        class_sep=1.0,
+        random_state=42,
+    ),
 }
 
 
@@ -25,7 +35,7 @@ def test_each_dataset_is_the_specified_generator_split_80_20(name, tmp_path):
     dm.setup()
     x, y = EXPECTED[name]()
     y = (y > 0).astype(int) if name == "hastie" else y
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
+    x_train, _x_test, _y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
     np.testing.assert_allclose(dm.splits["train"][0].numpy(), x_train, rtol=1e-6)
     np.testing.assert_array_equal(dm.splits["test"][1].numpy(), y_test)
     assert set(dm.splits["train"][1].tolist()) == {0, 1} and len(dm.splits["train"][1]) == 800

@@ -1,17 +1,19 @@
 """train.py end to end, in process: metrics logged, learning, seeds, resume, checkpoints."""
+
 import warnings
 
 import pytest
 import torch
 from pytorch_lightning.trainer.connectors import data_connector
 
-from src.utils.validation import ConfigError
+from src.metrics import EPOCH_TAGS, STEP_TAGS
 from src.utils.checkpoints import latest_checkpoint
+from src.utils.validation import ConfigError
 from tests.conftest import TINY_RNN
 from tests.helpers import hparams_metric_tags, read_scalars
 from train import train
 
-METRICS = {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc"}
+METRICS = set(EPOCH_TAGS) | set(STEP_TAGS)
 
 
 def test_short_run_logs_every_metric_and_learns(make_cfg, tmp_path):
@@ -22,6 +24,8 @@ def test_short_run_logs_every_metric_and_learns(make_cfg, tmp_path):
     assert not [w for w in caught if "batch" in str(w.message) and "overridden" in str(w.message)]
     scalars = read_scalars(tmp_path / "run")
     assert METRICS <= set(scalars)
+    steps = 10 * 1600 // 32  # 10 epochs of 1,600 training samples in batches of 32
+    assert len(scalars["train/loss_step"]) == len(scalars["train/acc_step"]) == steps // 50  # log_every_n_steps
     assert len(scalars["val/acc"]) == 10 and scalars["val/acc_best"][-1] == max(scalars["val/acc"])
     assert scalars["val/acc_best"][-1] >= 0.9 and scalars["test/acc"][-1] >= 0.9  # chance is 0.1
     assert result == pytest.approx(scalars["val/acc_best"][-1])
@@ -52,8 +56,10 @@ def test_run_killed_mid_epoch_and_resumed_ends_like_an_uninterrupted_run(make_cf
     whole, resumed = read_scalars(tmp_path / "whole"), read_scalars(tmp_path / "killed")
     for tag in ("val/acc", "val/loss", "val/acc_best", "test/acc", "test/loss"):
         assert resumed[tag][-1] == whole[tag][-1], tag
-    weights = [torch.load(tmp_path / r / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
-               for r in ("whole", "killed")]
+    weights = [
+        torch.load(tmp_path / r / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+        for r in ("whole", "killed")
+    ]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 

@@ -6,6 +6,7 @@ it trains at the target ``input_length``. ``val/acc`` keeps meaning the accuracy
 length; the current length's accuracy is logged as ``val/stage_acc`` and the length itself as
 ``curriculum/length``. Early stopping is held off until the curriculum has reached the target.
 """
+
 from typing import Protocol
 
 import pytorch_lightning as pl
@@ -39,7 +40,7 @@ class LengthCurriculum(pl.Callback):
     @torch.no_grad()
     def stage_accuracy(self, pl_module) -> torch.Tensor:
         x, y = self.data.split_at_length(self.length, "val")
-        logits = torch.cat([pl_module(x[i:i + 4096].to(pl_module.device)) for i in range(0, len(y), 4096)])
+        logits = torch.cat([pl_module(x[i : i + 4096].to(pl_module.device)) for i in range(0, len(y), 4096)])
         return multiclass_accuracy(logits, y.to(logits.device), num_classes=logits.shape[-1], average="micro")
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:

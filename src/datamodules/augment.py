@@ -3,6 +3,7 @@
 Replaces torchvision's per-sample ``ToTensor -> Normalize -> RandomCrop -> RandomHorizontalFlip``
 with whole-batch tensor operations: the same values, no PIL, no per-sample Python.
 """
+
 import torch
 import torch.nn.functional as F
 

@@ -5,6 +5,7 @@ step; slicing whole tensors costs almost nothing. The loader is resumable: its o
 function of (seed, epoch) and it reports how many batches it served, so Lightning can restart
 a run mid-epoch on exactly the batch where it stopped.
 """
+
 import math
 from abc import abstractmethod
 
@@ -51,7 +52,7 @@ class TensorBatches:
         self._served, self._skip = self._skip, 0
         for start in range(self._served * self.batch_size, self.sampler.num_samples, self.batch_size):
             self._served += 1
-            yield tuple(t[start:start + self.batch_size] for t in tensors)
+            yield tuple(t[start : start + self.batch_size] for t in tensors)
 
     def replace(self, *tensors: torch.Tensor) -> None:
         """Serve other tensors from the next epoch on (a curriculum's next stage, say)."""

@@ -4,9 +4,11 @@ On a GPU the whole dataset is moved there once; each batch is then sliced, norma
 ``[-1, 1]`` and (for training, if ``augment``) randomly cropped and flipped there: no PIL, no
 per-sample DataLoader. On the CPU the same code runs on the CPU.
 """
+
 import shutil
 from abc import abstractmethod
 from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from hydra.utils import get_class
@@ -26,9 +28,21 @@ class ImageDataModule(InMemoryDataModule):
     channels: int
     num_classes = 10
 
-    def __init__(self, root: str, download: bool = True, val_size: int = 5000, batch_size: int = 128,
-                 augment: bool = False, crop_padding: int = 4, on_device: str = "auto", split_seed: int = 42,
-                 seed: int = 0, channels: int | None = None, input_dim: int | None = None, num_classes: int = 10):
+    def __init__(
+        self,
+        root: str,
+        download: bool = True,
+        val_size: int = 5000,
+        batch_size: int = 128,
+        augment: bool = False,
+        crop_padding: int = 4,
+        on_device: str = "auto",
+        split_seed: int = 42,
+        seed: int = 0,
+        channels: int | None = None,
+        input_dim: int | None = None,
+        num_classes: int = 10,
+    ):
         super().__init__()
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
@@ -40,8 +54,11 @@ class ImageDataModule(InMemoryDataModule):
         self.on_device = check_choice("on_device", on_device, ON_DEVICE)
         self.split_seed, self.seed = split_seed, seed
         self.input_dim = self.channels * 32 * 32
-        for key, given, actual in (("channels", channels, self.channels), ("input_dim", input_dim, self.input_dim),
-                                   ("num_classes", num_classes, self.num_classes)):
+        for key, given, actual in (
+            ("channels", channels, self.channels),
+            ("input_dim", input_dim, self.input_dim),
+            ("num_classes", num_classes, self.num_classes),
+        ):
             check_declared(key, given, actual, "for this dataset")
 
     @abstractmethod
@@ -51,10 +68,16 @@ class ImageDataModule(InMemoryDataModule):
     def make_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         images, labels = self.load(train=True)
         if self.val_size >= len(labels):
-            raise ConfigError("val_size", f"must be smaller than the {len(labels)} training images, got {self.val_size}")
+            raise ConfigError(
+                "val_size", f"must be smaller than the {len(labels)} training images, got {self.val_size}"
+            )
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.split_seed))
-        val, train = order[: self.val_size], order[self.val_size:]
-        return {"train": (images[train], labels[train]), "val": (images[val], labels[val]), "test": self.load(train=False)}
+        val, train = order[: self.val_size], order[self.val_size :]
+        return {
+            "train": (images[train], labels[train]),
+            "val": (images[val], labels[val]),
+            "test": self.load(train=False),
+        }
 
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)
@@ -101,17 +124,25 @@ class CIFAR10DataModule(ImageDataModule):
     def files_verified(self) -> bool:
         """Every batch file of the extracted copy is there with torchvision's MD5 (no arrays loaded)."""
         folder = self.root / self.dataset.base_folder
-        return all(check_integrity(str(folder / name), md5) for name, md5 in self.dataset.train_list + self.dataset.test_list)
+        return all(
+            check_integrity(str(folder / name), md5) for name, md5 in self.dataset.train_list + self.dataset.test_list
+        )
 
     def unavailable(self, error: Exception) -> ConfigError:
         folder, archive = self.root / self.dataset.base_folder, self.root / self.dataset.filename
         if folder.exists() or archive.exists():
-            return ConfigError("root", f"the CIFAR-10 copy in {self.root} failed torchvision's checksums: it is corrupt "
-                               f"or incomplete. Replace {archive.name} or {folder.name}/ there with a good copy "
-                               f"(or delete them{' to download again' if self.download else ''})")
+            return ConfigError(
+                "root",
+                f"the CIFAR-10 copy in {self.root} failed torchvision's checksums: it is corrupt "
+                f"or incomplete. Replace {archive.name} or {folder.name}/ there with a good copy "
+                f"(or delete them{' to download again' if self.download else ''})",
+            )
         reason = f"download failed: {error}" if self.download else "data.download=false"
-        return ConfigError("root", f"CIFAR-10 is not in {self.root} ({reason}). Put {archive.name} or the extracted "
-                           f"{folder.name}/ folder there, or point data.root=... at a folder that has one")
+        return ConfigError(
+            "root",
+            f"CIFAR-10 is not in {self.root} ({reason}). Put {archive.name} or the extracted "
+            f"{folder.name}/ folder there, or point data.root=... at a folder that has one",
+        )
 
     def load(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         try:
@@ -151,9 +182,12 @@ class FashionMNISTDataModule(ImageDataModule):
         try:
             FashionMNIST(str(self.root), download=self.download)
         except (OSError, RuntimeError) as error:
-            raise ConfigError("root", f"Fashion-MNIST is not in {self.raw_dir} nor {self.source_dir} and could not be "
-                              f"downloaded ({error}). Install Debian's dataset-fashion-mnist (make install does) or "
-                              "point data.root=... at a folder holding FashionMNIST/raw/") from error
+            raise ConfigError(
+                "root",
+                f"Fashion-MNIST is not in {self.raw_dir} nor {self.source_dir} and could not be "
+                f"downloaded ({error}). Install Debian's dataset-fashion-mnist (make install does) or "
+                "point data.root=... at a folder holding FashionMNIST/raw/",
+            ) from error
 
     def load(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         dataset = FashionMNIST(str(self.root), train=train)

@@ -9,14 +9,15 @@ the requested sizes exceed the supply, ``sampling`` decides what happens:
   gets the same number of samples (and of steps per epoch).
 - ``distinct``: every sample is a different palindrome; the sizes are capped, with a warning.
 """
+
 import math
 import warnings
 
 import torch
 import torch.nn.functional as F
 
-from src.datamodules.batches import InMemoryDataModule, TensorBatches
 from src.callbacks.curriculum import LengthCurriculum
+from src.datamodules.batches import InMemoryDataModule, TensorBatches
 from src.utils.validation import ConfigError, check_choice, check_declared, check_fraction, check_int
 
 SAMPLING = ("replacement", "distinct")
@@ -30,7 +31,7 @@ def digits_of(numbers: torch.Tensor, width: int) -> torch.Tensor:
 
 def distinct_halves(count: int, width: int, generator: torch.Generator) -> torch.Tensor:
     """``min(count, 10**width)`` distinct random rows of ``width`` digits, in random order."""
-    pool = 10 ** width
+    pool = 10**width
     if pool <= max(4 * count, 1_000_000):  # small space: enumerate it
         picks = torch.randperm(pool, generator=generator)[:count]
         return digits_of(picks, width)
@@ -92,10 +93,12 @@ class PalindromeDataModule(InMemoryDataModule):
             start = check_int("curriculum_start", curriculum_start)
             if start > self.input_length:
                 raise ConfigError("curriculum_start", f"must be <= input_length ({self.input_length}), got {start}")
-            self.curriculum_args = dict(start=start, step=check_int("curriculum_step", curriculum_step),
-                                        threshold=check_fraction("curriculum_threshold", curriculum_threshold,
-                                                                 high_inclusive=True),
-                                        max_epochs=check_int("curriculum_max_epochs", curriculum_max_epochs))
+            self.curriculum_args = dict(
+                start=start,
+                step=check_int("curriculum_step", curriculum_step),
+                threshold=check_fraction("curriculum_threshold", curriculum_threshold, high_inclusive=True),
+                max_epochs=check_int("curriculum_max_epochs", curriculum_max_epochs),
+            )
         self.train_length = self.input_length
         self._stage: tuple[int, dict] | None = None  # the curriculum's current length and its splits
         self._train_batches: TensorBatches | None = None
@@ -117,7 +120,7 @@ class PalindromeDataModule(InMemoryDataModule):
             shares = self._shares_of_scarce_pool(len(halves), total, input_length)
         splits, start = {}, 0
         for name, share in shares.items():
-            rows = halves[start:start + share]
+            rows = halves[start : start + share]
             start += share
             if self.sampling == "replacement" and share < self.sizes[name]:
                 rows = rows[torch.randint(share, (self.sizes[name],), generator=generator)]

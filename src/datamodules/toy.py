@@ -5,7 +5,8 @@ The generator and its arguments come from the config (a Hydra partial such as
 experiment says. Validation uses the held-out split, as the experiment evaluates on it while
 training; the test split is the same points, evaluated once on the best checkpoint.
 """
-from typing import Callable
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -51,9 +52,13 @@ class ToyDataModule(InMemoryDataModule):
             raise ConfigError("input_dim", f"is {self.input_dim} but the generator makes {x.shape[1:]} features")
         if len(np.unique(y)) != self.num_classes:
             raise ConfigError("num_classes", f"is {self.num_classes} but the generator makes {len(np.unique(y))}")
-        x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=self.test_size,
-                                                            random_state=self.split_seed)
-        as_tensors = lambda a, b: (torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.long))
+        x_train, x_test, y_train, y_test = train_test_split(
+            x, y, test_size=self.test_size, random_state=self.split_seed
+        )
+
+        def as_tensors(a, b):
+            return (torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.long))
+
         test = as_tensors(x_test, y_test)
         return {"train": as_tensors(x_train, y_train), "val": test, "test": test}
 

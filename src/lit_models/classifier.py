@@ -1,5 +1,6 @@
 """The LightningModule every experiment shares: cross-entropy, loss and accuracy per split, optimizer wiring."""
-from typing import Callable
+
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch

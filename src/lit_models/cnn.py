@@ -1,4 +1,5 @@
 """The image experiments' LightningModule: the Classifier, optionally in NHWC (channels_last) layout."""
+
 import torch
 from torch import nn
 from typing_extensions import override

@@ -5,6 +5,7 @@ the forward and backward passes and the SGD update are the ``NumpyMLP``'s own. I
 are shared-memory tensor views (so checkpoints hold them), and its SGD update is wrapped as a
 ``torch.optim.Optimizer`` only so Lightning counts steps.
 """
+
 import functools
 
 import torch

@@ -1,11 +1,25 @@
 """The reduced VGG of EXPERIMENTS.md Part II, layer for layer."""
+
 from torch import nn
 
 from src.utils.validation import check_int
 
 # (kind, output channels): every conv is 3x3/1/1 + BatchNorm + ReLU, every pool 3x3/2/1.
-LAYERS = [("conv", 64), ("pool", None), ("conv", 128), ("pool", None), ("conv", 256), ("conv", 256),
-          ("pool", None), ("conv", 512), ("conv", 512), ("pool", None), ("conv", 512), ("conv", 512), ("pool", None)]
+LAYERS = [
+    ("conv", 64),
+    ("pool", None),
+    ("conv", 128),
+    ("pool", None),
+    ("conv", 256),
+    ("conv", 256),
+    ("pool", None),
+    ("conv", 512),
+    ("conv", 512),
+    ("pool", None),
+    ("conv", 512),
+    ("conv", 512),
+    ("pool", None),
+]
 
 
 def conv_block(n_in: int, n_out: int) -> nn.Sequential:

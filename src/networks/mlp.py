@@ -1,4 +1,5 @@
 """The multi-layer perceptron of EXPERIMENTS.md Part I: Linear/ReLU layers over flattened inputs."""
+
 from collections.abc import Sequence
 
 from torch import nn

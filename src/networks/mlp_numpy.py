@@ -3,6 +3,7 @@
 ``NumpyMLP`` does all of its maths in NumPy: no autograd, no torch. It starts from the weights
 of a freshly built PyTorch ``MLP``, so with the same seed both start identical.
 """
+
 import numpy as np
 
 from src.networks.mlp import MLP

@@ -1,5 +1,7 @@
 """The vanilla RNN with the hand-written cell of EXPERIMENTS.md Part III (not ``torch.nn.RNN``)."""
+
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -40,13 +42,17 @@ class VanillaRNN(nn.Module):
 class TorchRecurrent(nn.Module):
     """A baseline built on ``torch.nn.LSTM`` or ``torch.nn.GRU``: last hidden state -> linear -> logits."""
 
-    CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+    CELLS: ClassVar[dict[str, type[nn.RNNBase]]] = {"lstm": nn.LSTM, "gru": nn.GRU}
 
     def __init__(self, cell: str, input_dim: int, hidden_dim: int, num_classes: int, num_layers: int = 1):
         super().__init__()
         check_choice("cell", cell, self.CELLS)
-        self.recurrent = self.CELLS[cell](check_int("input_dim", input_dim), check_int("hidden_dim", hidden_dim),
-                                          num_layers=check_int("num_layers", num_layers), batch_first=True)
+        self.recurrent = self.CELLS[cell](
+            check_int("input_dim", input_dim),
+            check_int("hidden_dim", hidden_dim),
+            num_layers=check_int("num_layers", num_layers),
+            batch_first=True,
+        )
         self.output = nn.Linear(hidden_dim, check_int("num_classes", num_classes, minimum=2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

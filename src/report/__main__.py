@@ -1,4 +1,5 @@
 """``python -m src.report DIR`` writes DIR/report/; ``python -m src.report --data moons`` plots a dataset."""
+
 import argparse
 import sys
 from pathlib import Path

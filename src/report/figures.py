@@ -1,15 +1,22 @@
 """Matplotlib figures of runs: curves, overlays, the length sweep, a dataset's scatter plot."""
+
 from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
-from src.report.runs import Run, label  # noqa: E402
+from src.report.runs import Run, label
 
 PANELS = (("loss", "loss"), ("acc", "accuracy"))
+
+
+def legend_outside(ax, **kwargs) -> None:
+    """The legend below the axes, where it cannot hide a line."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize=7, frameon=False, **kwargs)
 
 
 def save(figure, path: Path) -> Path:
@@ -22,17 +29,27 @@ def save(figure, path: Path) -> Path:
 
 def plot_curves(run: Run, title: str, path: Path) -> Path:
     """Train and validation loss and accuracy against step, the test result marked at the end."""
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     for ax, (metric, name) in zip(axes, PANELS):
-        for split, style in (("train", "-"), ("val", "--")):
+        steps, values = run.series(f"train/{metric}_step")
+        if steps:  # the training batches' values every log_every_n_steps: how training went within epochs
+            ax.plot(steps, values, "-", color="tab:blue", alpha=0.35, linewidth=1, label="train (batch)")
+        for split, style, colour in (("train", "-", "tab:blue"), ("val", "--", "tab:orange")):
             steps, values = run.series(f"{split}/{metric}")
             if steps:
-                ax.plot(steps, values, style, marker=".", label=split)
+                ax.plot(
+                    steps,
+                    values,
+                    style,
+                    color=colour,
+                    marker=".",
+                    label=f"{split} (epoch)" if split == "train" else split,
+                )
         steps, values = run.series(f"test/{metric}")
         if steps:
             ax.plot(steps, values, "r*", markersize=12, label=f"test {values[-1]:.3f}")
         ax.set(xlabel="step", ylabel=name)
-        ax.legend(fontsize=8)
+        legend_outside(ax)
     figure.suptitle(title, fontsize=9)
     return save(figure, path)
 
@@ -52,12 +69,12 @@ def plot_overlay(groups: dict[str, list[Run]], title: str, path: Path) -> Path:
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles))
-        ax.legend(unique.values(), unique.keys(), fontsize=7)
+        legend_outside(ax, handles=list(unique.values()), labels=list(unique.keys()))
     figure.suptitle(title, fontsize=9)
     return save(figure, path)
 
 
-def epochs_to_best(run: Run) -> int | None:
+def validations_to_best(run: Run) -> int | None:
     """How many validations it took to reach the best validation accuracy."""
     _, values = run.series("val/acc")
     return values.index(max(values)) + 1 if values else None
@@ -68,16 +85,17 @@ def plot_length_sweep(runs: list[Run], length_key: str, line_keys: list[str], pa
     lines: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         lines[label(run, line_keys) if line_keys else "runs"].append(run)
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    figure, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     for name, members in sorted(lines.items()):
         members = sorted((r for r in members if r.scalars), key=lambda r: int(r.overrides[length_key]))
         lengths = [int(r.overrides[length_key]) for r in members]
         for ax, metric in zip(axes, ("val/acc_best", "test/acc")):
             ax.plot(lengths, [r.last(metric) for r in members], "o-", label=name, markersize=4)
-        axes[2].plot(lengths, [epochs_to_best(r) for r in members], "o-", label=name, markersize=4)
+        axes[2].plot(lengths, [validations_to_best(r) for r in members], "o-", label=name, markersize=4)
     for ax, ylabel in zip(axes, ("best validation accuracy", "test accuracy", "validations until best")):
         ax.set(xlabel="input length", ylabel=ylabel)
-        ax.legend(fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # lengths are whole numbers
+        legend_outside(ax)
     return save(figure, path)
 
 
@@ -90,5 +108,5 @@ def plot_dataset(name: str, splits: dict, path: Path) -> Path:
             mask = y == cls
             ax.scatter(x[mask, 0], x[mask, 1], s=12, marker=marker, c=colour, alpha=alpha, label=f"{split} class {cls}")
     ax.set(title=f"{name}: train (o) and test (x)", xlabel="feature 0", ylabel="feature 1")
-    ax.legend(fontsize=7)
+    legend_outside(ax)
     return save(figure, path)

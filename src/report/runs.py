@@ -1,4 +1,5 @@
 """Read what a run or a sweep left behind: each job's overrides, config, status and scalars."""
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,3 +84,10 @@ def varying_keys(runs: list[Run]) -> list[str]:
 
 def label(run: Run, keys: list[str]) -> str:
     return ",".join(f"{k}={run.overrides.get(k)}" for k in keys) or run.path.name
+
+
+def run_title(run: Run) -> str:
+    """What distinguishes a run, for a figure's title: its choices and overrides, not its folder's time stamp."""
+    choices = [f"{group}={run.choices[group]}" for group in ("model", "data", "optimizer") if run.choices.get(group)]
+    overrides = [f"{k}={v}" for k, v in sorted(run.overrides.items()) if k not in ("model", "data", "optimizer")]
+    return " ".join(choices + overrides) or run.path.name

@@ -1,11 +1,13 @@
 """Write ``DIR/report/report.md`` and its figures for a run or a sweep."""
+
 from collections import defaultdict
 from pathlib import Path
 
-from src.report.figures import epochs_to_best, plot_curves, plot_length_sweep, plot_overlay
-from src.report.runs import Run, find_runs, label, varying_keys
+from src.metrics import RESULT_TAGS
+from src.report.figures import plot_curves, plot_length_sweep, plot_overlay, validations_to_best
+from src.report.runs import Run, find_runs, label, run_title, varying_keys
 
-COLUMNS = ("val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss")
+COLUMNS = RESULT_TAGS
 LENGTH_KEY = "data.input_length"
 
 
@@ -33,13 +35,19 @@ def numpy_vs_torch(runs: list[Run], out: Path) -> list[str]:
     by_data: dict[str, dict[str, Run]] = defaultdict(dict)
     for run in runs:
         by_data[run.setting("data")][run.setting("model")] = run
-    lines = ["## NumPy vs PyTorch MLP", "", "| dataset | PyTorch test loss | NumPy test loss | PyTorch test acc | NumPy test acc |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "## NumPy vs PyTorch MLP",
+        "",
+        "| dataset | PyTorch test loss | NumPy test loss | PyTorch test acc | NumPy test acc |",
+        "|---|---|---|---|---|",
+    ]
     for data, models in sorted(by_data.items()):
         torch_run, numpy_run = models.get("mlp"), models.get("mlp_numpy")
         get = lambda run, tag: number(run.last(tag)) if run else ""  # noqa: E731
-        lines.append(f"| {data} | {get(torch_run, 'test/loss')} | {get(numpy_run, 'test/loss')} | "
-                     f"{get(torch_run, 'test/acc')} | {get(numpy_run, 'test/acc')} |")
+        lines.append(
+            f"| {data} | {get(torch_run, 'test/loss')} | {get(numpy_run, 'test/loss')} | "
+            f"{get(torch_run, 'test/acc')} | {get(numpy_run, 'test/acc')} |"
+        )
     lines.append("")
     for data, models in sorted(by_data.items()):
         groups = {("PyTorch" if m == "mlp" else "NumPy"): [r] for m, r in sorted(models.items()) if r.scalars}
@@ -54,14 +62,18 @@ def write_report(root: Path) -> Path:
     runs = find_runs(root)
     keys = varying_keys(runs)
     out = root / "report"
-    lines = [f"# Report: {root.name}", "", f"{len(runs)} job(s); "
-             f"{sum(r.status == 'ok' for r in runs)} with results. Best first.", ""]
+    lines = [
+        f"# Report: {root.name}",
+        "",
+        f"{len(runs)} job(s); {sum(r.status == 'ok' for r in runs)} with results. Best first.",
+        "",
+    ]
     lines += results_table(runs, keys) + [""]
     if LENGTH_KEY in keys:
         figure = plot_length_sweep(runs, LENGTH_KEY, [k for k in keys if k != LENGTH_KEY], out / "length_sweep.png")
         lines += ["## Accuracy against input length", "", f"![length sweep]({figure.name})", ""]
         lines += ["| job | validations until best |", "|---|---|"]
-        lines += [f"| {label(r, keys)} | {epochs_to_best(r)} |" for r in runs if r.scalars] + [""]
+        lines += [f"| {label(r, keys)} | {validations_to_best(r)} |" for r in runs if r.scalars] + [""]
     if "optimizer" in keys:
         groups: dict[str, list[Run]] = defaultdict(list)
         for run in runs:
@@ -75,7 +87,7 @@ def write_report(root: Path) -> Path:
     for run in runs:
         if run.scalars:
             name = label(run, keys)
-            figure = plot_curves(run, name, out / "curves" / f"{name.replace('/', '_')}.png")
+            figure = plot_curves(run, run_title(run), out / "curves" / f"{name.replace('/', '_')}.png")
             lines += [f"### {name}", "", f"![{name}](curves/{figure.name})", ""]
         else:
             lines += [f"### {label(run, keys)}", "", f"{run.status}", ""]

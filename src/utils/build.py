@@ -3,6 +3,7 @@
 Every value is instantiated through ``build``, so a bad one surfaces as a ``ConfigError`` that
 names its key, before the Trainer exists.
 """
+
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import InterpolationKeyError
 
 from src.utils.hparams import log_hyperparameters
+from src.utils.quiet import silence_known_noise
 from src.utils.validation import ConfigError, check_choice, first_line, root_cause
 
 
@@ -58,7 +60,7 @@ def build(group: str, cfg: DictConfig, **kwargs: Any) -> Any:
     """``instantiate(cfg, **kwargs)``; errors become a ConfigError prefixed with ``group``."""
     try:
         return instantiate(cfg, **kwargs)
-    except Exception as error:  # noqa: BLE001 - every failure here is a config problem to report
+    except Exception as error:
         cause = root_cause(error)
         if isinstance(cause, ConfigError):
             raise cause.with_group(group) from None
@@ -93,7 +95,8 @@ def check_accelerator(cfg: DictConfig) -> None:
     if cfg.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(
             "trainer.accelerator",
-            "is 'gpu' but this machine has no CUDA GPU; use trainer=cpu, or trainer=default to use a GPU only when present",
+            "is 'gpu' but this machine has no CUDA GPU; use trainer=cpu, "
+            "or trainer=default to use a GPU only when present",
         )
 
 
@@ -109,6 +112,7 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     Data are prepared and set up here, so missing or corrupt data fail before the Trainer exists.
     ``extra_callbacks`` are added after the config's (a benchmark's timer, say).
     """
+    silence_known_noise()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     check_accelerator(cfg.trainer)
     check_optimizer(cfg.optimizer)

@@ -1,4 +1,5 @@
 """Find the checkpoint a run resumes from."""
+
 from pathlib import Path
 
 from src.utils.validation import ConfigError
@@ -15,8 +16,10 @@ def latest_checkpoint(root_dir: str | Path, exclude: str | Path | None = None) -
         if exclude is None or Path(exclude) not in path.parents
     ]
     if not found:
-        raise ConfigError("ckpt_path", f"is 'latest' but there is no checkpoints/last.ckpt under "
-                          f"{', '.join(RUN_ROOTS)}/ in {root_dir}")
+        raise ConfigError(
+            "ckpt_path",
+            f"is 'latest' but there is no checkpoints/last.ckpt under {', '.join(RUN_ROOTS)}/ in {root_dir}",
+        )
     return max(found, key=lambda path: path.stat().st_mtime)
 
 

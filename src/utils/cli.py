@@ -1,4 +1,5 @@
 """Command-line checks that run before Hydra composes anything."""
+
 import sys
 from pathlib import Path
 
@@ -23,8 +24,11 @@ def unknown_group_option(argv: list[str], conf_dir: Path = CONF_DIR) -> str | No
         if override.is_delete() or override.package or not group_dir.is_dir():
             continue
         try:
-            values = list(override.sweep_string_iterator()) if override.is_sweep_override() \
+            values = (
+                list(override.sweep_string_iterator())
+                if override.is_sweep_override()
                 else [override.get_value_element_as_str()]
+            )
         except Exception:  # noqa: BLE001 - range() or glob() on a group: let Hydra expand it
             continue
         options = sorted(path.stem for path in group_dir.glob("*.yaml"))

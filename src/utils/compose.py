@@ -1,4 +1,5 @@
 """Compose ``train.py``'s config without running it: for the tests, benchmarks and the report CLI."""
+
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir

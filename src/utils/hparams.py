@@ -1,4 +1,5 @@
 """Record the whole composed config as each run's hyperparameters (TensorBoard's HPARAMS tab)."""
+
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger, TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams

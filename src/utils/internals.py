@@ -4,6 +4,7 @@ No public API serves these needs (checked against hydra-core 1.3.8, pytorch-ligh
 torch 2.14); pyproject.toml bounds those versions, and tests/test_internals.py exercises each
 helper, so an upgrade that moves one of them fails there, in one obvious place.
 """
+
 from hydra.core.utils import JobReturn
 
 

@@ -1,4 +1,5 @@
 """The Trainer's default profiler: none, at no cost per hook."""
+
 from contextlib import nullcontext
 
 from pytorch_lightning.profilers import PassThroughProfiler

@@ -1,4 +1,5 @@
 """OmegaConf resolvers the configs use. Importing this module registers them (idempotent)."""
+
 import os
 
 from omegaconf import OmegaConf

@@ -6,6 +6,7 @@ its own status file (``COMPLETED`` with its result, or ``FAILED`` with its error
 launching process assembles ``summary.tsv`` and ``report/`` from the job folders when it exits,
 failures or not.
 """
+
 import atexit
 import logging
 import os

@@ -1,4 +1,5 @@
 """Checks of user input, and the one exception type they raise so every entry point reports it in one line."""
+
 from hydra.errors import CompactHydraException, InstantiationException
 
 
