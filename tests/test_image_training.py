@@ -3,11 +3,10 @@
 import pytest
 
 from tests.cifar_fixture import write_cifar10
-from tests.conftest import run_train
+from tests.conftest import QUIET, run_train
 from tests.helpers import read_scalars
 from train import train
 
-QUIET = ["trainer=cpu", "callbacks.progress_bar=null", "trainer.enable_progress_bar=false"]
 SHORT = ["trainer.max_epochs=1", "trainer.limit_val_batches=10", "trainer.limit_test_batches=30"]
 
 

@@ -2,11 +2,9 @@
 
 import pytest
 
-from tests.conftest import run_train
+from tests.conftest import QUIET, run_train
 from tests.helpers import read_scalars
 from train import train
-
-QUIET = ["trainer=cpu", "callbacks.progress_bar=null", "trainer.enable_progress_bar=false"]
 
 
 def test_numpy_and_torch_mlp_give_the_same_loss_at_each_of_100_steps_and_the_same_test_accuracy(make_cfg, tmp_path):
