@@ -7,34 +7,61 @@ python train.py --help                       # groups, options and the composed 
 """
 
 import logging
+import shlex
+import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 import src.utils.resolvers  # noqa: F401  (registers ${if:...} and ${pid:} before Hydra composes)
+from src.callbacks.safety import GracefulInterrupt, RunInterrupted
 from src.metrics import STEP_TAGS
 from src.utils.build import build_run
 from src.utils.checkpoints import resolve_ckpt_path, run_dir_of
-from src.utils.cli import exit_on_unknown_group_option
+from src.utils.checks import check_settings
+from src.utils.cli import exit_on_bad_command_line
 
 log = logging.getLogger("train")
 
 
+def resume_command() -> str:
+    """``python train.py OVERRIDES``: this run's command line, without its ckpt_path."""
+    try:
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
+    except ValueError:  # not launched by Hydra (a test composing the config): no command line to repeat
+        overrides = []
+    return shlex.join(["python", "train.py", *overrides])
+
+
+def best_checkpoint(trainer) -> str:
+    """The path of the best checkpoint by the monitored metric ('' when none was saved)."""
+    ranked = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
+    return ranked[0].best_model_path if ranked else ""
+
+
 def train(cfg: DictConfig) -> float | None:
-    """Fit and test as ``cfg`` says; return ``cfg.optimized_metric`` for sweepers."""
-    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.paths.root_dir, cfg.paths.output_dir)
+    """Fit and test as ``cfg`` says; return ``cfg.optimized_metric`` for sweepers.
+
+    Every setting is checked, and a resumed checkpoint compared with this config, before
+    anything is written into a run folder.
+    """
+    check_settings(cfg)
+    ckpt_path = resolve_ckpt_path(cfg)
     if ckpt_path and (resumed_dir := run_dir_of(ckpt_path)):  # a resumed run goes on in its own
         cfg.paths.output_dir = str(resumed_dir)  # folder: one TB run, and its best checkpoint is known
-    run = build_run(cfg)
+    run = build_run(cfg, extra_callbacks=[GracefulInterrupt(cfg.paths.output_dir, resume_command())])
     trainer = run.trainer
     if ckpt_path:
         log.info("Resuming from %s, writing to %s", ckpt_path, cfg.paths.output_dir)
     trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if cfg.test_after_fit:
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        best = best_checkpoint(trainer)
         test_ckpt = best if cfg.test_ckpt == "best" and best else None  # None: the weights in hand
+        if cfg.test_ckpt == "best" and not best:
+            log.warning("No best checkpoint was saved (no validation ran): testing the final weights")
         trainer.test(run.module, datamodule=run.datamodule, ckpt_path=test_ckpt, verbose=False)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
     output_dir = Path(cfg.paths.output_dir)
@@ -47,9 +74,13 @@ def train(cfg: DictConfig) -> float | None:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    return train(cfg)
+    try:
+        return train(cfg)
+    except RunInterrupted as interrupted:  # saved and marked: end the process (and a serial sweep) here
+        log.error("%s", interrupted)
+        sys.exit(interrupted.exit_code)
 
 
 if __name__ == "__main__":
-    exit_on_unknown_group_option()
+    exit_on_bad_command_line()
     main()

@@ -9,6 +9,8 @@ RESULT_TAGS = ("val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss")
 # Every scalar a run logs (the curriculum adds curriculum/length and val/stage_acc).
 EPOCH_TAGS = ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc")
 STEP_TAGS = ("train/loss_step", "train/acc_step")
+CURRICULUM_TAGS = ("curriculum/length", "val/stage_acc")  # logged by the palindrome length curriculum
+MONITORABLE_TAGS = EPOCH_TAGS + CURRICULUM_TAGS  # what early stopping, checkpoints and sweepers may watch
 
 
 def tag(split: str, name: str) -> str:

@@ -33,3 +33,28 @@ def hparams_metric_tags(run_dir: Path) -> list[str]:
     content = events.PluginTagToContent("hparams")["_hparams_/experiment"]
     data = plugin_data_pb2.HParamsPluginData.FromString(content)
     return [info.name.tag for info in data.experiment.metric_infos]
+
+
+class KillDuringSave(pl.Callback):
+    """Kills its own process (SIGKILL) half-way through writing checkpoint number ``at_save``."""
+
+    def __init__(self, at_save: int):
+        self.at_save, self.saves = at_save, 0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        import os
+        import signal
+
+        import torch
+
+        original = torch.save
+
+        def save(obj, file, *args, **kwargs):
+            self.saves += 1
+            if self.saves == self.at_save:
+                file.write(b"the first bytes of a checkpoint")
+                file.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return original(obj, file, *args, **kwargs)
+
+        torch.save = save

@@ -43,7 +43,7 @@ def test_same_seed_logs_identical_metrics_and_another_seed_differs(make_cfg, tmp
 
 
 def test_run_killed_mid_epoch_and_resumed_ends_like_an_uninterrupted_run(make_cfg, tmp_path):
-    common = [*TINY_RNN, "callbacks.early_stopping=null", "callbacks.model_checkpoint.every_n_train_steps=5"]
+    common = [*TINY_RNN, "callbacks.early_stopping=null", "callbacks.last_checkpoint.every_n_train_steps=5"]
     train(make_cfg(*common, name="whole"))
     crash = "+callbacks.crash={_target_: tests.helpers.CrashAtStep, step: 73}"  # mid-way through epoch 2 of 3
     with pytest.raises(RuntimeError, match="simulated crash"):

@@ -14,6 +14,8 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping
 from torchmetrics.functional.classification import multiclass_accuracy
 
+from src.metrics import CURRICULUM_TAGS
+
 
 class StagedData(Protocol):
     input_length: int
@@ -47,7 +49,8 @@ class LengthCurriculum(pl.Callback):
         if trainer.sanity_checking:
             return
         accuracy = self.stage_accuracy(pl_module)
-        pl_module.log_dict({"curriculum/length": float(self.length), "val/stage_acc": accuracy})
+        length_tag, accuracy_tag = CURRICULUM_TAGS
+        pl_module.log_dict({length_tag: float(self.length), accuracy_tag: accuracy})
         if self.done:
             return
         self.epochs_at_length += 1

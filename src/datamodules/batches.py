@@ -89,6 +89,12 @@ class InMemoryDataModule(pl.LightningDataModule):
     def batch_size_for(self, split: str) -> int:
         return self.batch_size
 
+    def example_batch(self, size: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``size`` training samples as the model receives them (after per-batch transforms)."""
+        self.setup()
+        inputs, labels = self.splits["train"]
+        return self.on_after_batch_transfer((inputs[:size], labels[:size]), 0)
+
     def extra_callbacks(self) -> list[pl.Callback]:
         """Callbacks this data needs during training (train.py adds them); none by default."""
         return []

@@ -11,6 +11,7 @@ the requested sizes exceed the supply, ``sampling`` decides what happens:
 """
 
 import math
+import os
 import warnings
 
 import torch
@@ -45,6 +46,34 @@ def distinct_halves(count: int, width: int, generator: torch.Generator) -> torch
 def palindromes(halves: torch.Tensor, length: int) -> torch.Tensor:
     """Full palindromes of ``length`` digits from their first ``ceil(length / 2)`` digits."""
     return torch.cat([halves, halves[:, : length - halves.shape[1]].flip(1)], dim=1)
+
+
+def available_memory() -> int:
+    """Bytes of memory available to new allocations (MemAvailable; free pages where that is unknown)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_fits_in_memory(samples: int, input_length: int, input_dim: int) -> None:
+    """Refuse sizes whose generation would not fit in memory, before generating anything.
+
+    Per sample the peak holds the int64 digits twice (rows and the full palindrome) and the
+    float32 inputs: about ``(input_length + 1) * (16 + 4 * input_dim)`` bytes.
+    """
+    needed = samples * (input_length + 1) * (16 + 4 * input_dim)
+    available = available_memory()
+    if needed > 0.8 * available:
+        raise ConfigError(
+            "input_length",
+            f"{samples:,} palindromes of input_length={input_length} need about {needed / 2**30:.1f} GiB of memory, "
+            f"more than the {available / 2**30:.1f} GiB available; lower data.data_size or data.input_length",
+        )
 
 
 class PalindromeDataModule(InMemoryDataModule):
@@ -99,6 +128,7 @@ class PalindromeDataModule(InMemoryDataModule):
                 threshold=check_fraction("curriculum_threshold", curriculum_threshold, high_inclusive=True),
                 max_epochs=check_int("curriculum_max_epochs", curriculum_max_epochs),
             )
+        check_fits_in_memory(sum(self.sizes.values()), self.input_length, self.input_dim)
         self.train_length = self.input_length
         self._stage: tuple[int, dict] | None = None  # the curriculum's current length and its splits
         self._train_batches: TensorBatches | None = None

@@ -42,6 +42,7 @@ def sgd_learning_rate(optimizer) -> float:
             "optimizer",
             f"model=mlp_numpy implements plain SGD only (optimizer=sgd, momentum 0, "
             f"weight_decay 0); got {name} {unsupported or ''}".rstrip(),
+            full_key=True,  # the optimizer group, not an argument of the module
         )
     return kwargs["lr"]
 

@@ -9,6 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import SCALARS, Even
 
 FAILED_MARKER = "FAILED"  # a job folder holding this file failed; it holds the error
 COMPLETED_MARKER = "COMPLETED"  # ... completed; it holds the value train.py returned
+INTERRUPTED_MARKER = "INTERRUPTED"  # ... was stopped by a signal; it holds the command that resumes it
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it skips
 
 
@@ -25,12 +26,19 @@ class Run:
     choices: dict[str, str]
     scalars: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     error: str | None = None
+    interrupted: str | None = None
 
     @property
     def status(self) -> str:
         if self.error is not None:
             return f"FAILED: {self.error}"
+        if self.interrupted is not None:
+            return f"INTERRUPTED: {self.interrupted}"
         return "ok" if self.scalars else "no events"
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
     def last(self, tag: str) -> float | None:
         points = self.scalars.get(tag)
@@ -52,14 +60,22 @@ def read_scalars(path: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def read_run(path: Path) -> Run:
-    overrides = OmegaConf.load(path / ".hydra" / "overrides.yaml")
-    hydra = path / ".hydra" / "hydra.yaml"
-    choices = dict(OmegaConf.load(hydra).hydra.runtime.choices) if hydra.exists() else {}
-    run = Run(path, dict(o.split("=", 1) for o in overrides if "=" in o), {k: str(v) for k, v in choices.items()})
-    if (path / FAILED_MARKER).exists():
-        run.error = (path / FAILED_MARKER).read_text().strip() or "failed"
-    if any(path.glob("events.out.tfevents.*")):
-        run.scalars = read_scalars(path)
+    """A run folder as far as it can be read: an unreadable part makes the run FAILED, never an error."""
+    run = Run(path, {}, {})
+    try:
+        overrides = OmegaConf.load(path / ".hydra" / "overrides.yaml")
+        run.overrides = dict(str(o).split("=", 1) for o in overrides if "=" in str(o))
+        hydra = path / ".hydra" / "hydra.yaml"
+        if hydra.exists():
+            run.choices = {k: str(v) for k, v in OmegaConf.load(hydra).hydra.runtime.choices.items()}
+        if (path / FAILED_MARKER).exists():
+            run.error = (path / FAILED_MARKER).read_text().strip() or "failed"
+        if (path / INTERRUPTED_MARKER).exists():
+            run.interrupted = ((path / INTERRUPTED_MARKER).read_text().strip().splitlines() or ["interrupted"])[0]
+        if any(path.glob("events.out.tfevents.*")):
+            run.scalars = read_scalars(path)
+    except Exception as error:  # noqa: BLE001 - one broken run must not stop the report of the others
+        run.error = f"unreadable run folder: {type(error).__name__}: {str(error).strip().splitlines()[:1]}"
     return run
 
 

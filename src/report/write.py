@@ -17,7 +17,8 @@ def number(value: float | None) -> str:
 
 def best_first(runs: list[Run]) -> list[Run]:
     def key(run: Run):
-        return tuple(-(run.last(m) if run.last(m) is not None else -1.0) for m in ("test/acc", "val/acc_best"))
+        values = [None if run.failed else run.last(m) for m in ("test/acc", "val/acc_best")]
+        return tuple(-(v if v is not None and v == v else -1.0) for v in values)  # NaN and failures last
 
     return sorted(runs, key=key)
 
@@ -25,7 +26,8 @@ def best_first(runs: list[Run]) -> list[Run]:
 def results_table(runs: list[Run], keys: list[str]) -> list[str]:
     lines = ["| job | status | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
     for run in best_first(runs):
-        cells = [label(run, keys), run.status, *(number(run.last(m)) for m in COLUMNS)]
+        values = [None if run.failed else run.last(m) for m in COLUMNS]  # a failed run has no result
+        cells = [label(run, keys), run.status, *(number(v) for v in values)]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return lines
 

@@ -4,6 +4,7 @@ Every value is instantiated through ``build``, so a bad one surfaces as a ``Conf
 names its key, before the Trainer exists.
 """
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,9 +16,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from omegaconf.errors import InterpolationKeyError
 
+from src.utils.checkpoints import RunConfigInCheckpoint
+from src.utils.checks import check_settings
 from src.utils.hparams import log_hyperparameters
 from src.utils.quiet import silence_known_noise
-from src.utils.validation import ConfigError, check_choice, first_line, root_cause
+from src.utils.validation import ConfigError, first_line, root_cause
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,8 @@ def check_optimizer(cfg: DictConfig) -> None:
         value = cfg.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"optimizer.{key}", f"must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"optimizer.{key}", f"must be a finite number, got {value!r}")
         if value < allowed.low or (value == allowed.low and not allowed.inclusive):
             relation = ">=" if allowed.inclusive else ">"
             raise ConfigError(f"optimizer.{key}", f"must be {relation} {allowed.low}, got {value!r}")
@@ -100,6 +103,26 @@ def check_accelerator(cfg: DictConfig) -> None:
         )
 
 
+def check_model_takes_data(module: pl.LightningModule, datamodule) -> None:
+    """One forward pass on two training samples, so a network that cannot take this data fails here."""
+    inputs, labels = datamodule.example_batch(2)
+    try:
+        with torch.no_grad():
+            logits = module(inputs)
+    except Exception as error:  # noqa: BLE001 - whatever the network raises, the pairing is the problem
+        raise ConfigError(
+            "model",
+            f"cannot take this data's batches (inputs {tuple(inputs.shape)}, {inputs.dtype}): {first_line(error)}; "
+            "pick a model for this data (model=rnn for palindromes, mlp or cnn for vectors and images)",
+        ) from None
+    classes = datamodule.num_classes
+    if tuple(logits.shape) != (len(labels), classes):
+        raise ConfigError(
+            "model",
+            f"gives outputs of shape {tuple(logits.shape)} for this data's {classes} classes; expected (2, {classes})",
+        )
+
+
 def build_callbacks(cfg: DictConfig, datamodule) -> list[pl.Callback]:
     """The config's callbacks (``callbacks.NAME=null`` drops one), then those the data needs."""
     callbacks = [build(f"callbacks.{name}", c) for name, c in (cfg.get("callbacks") or {}).items() if c]
@@ -113,17 +136,18 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     ``extra_callbacks`` are added after the config's (a benchmark's timer, say).
     """
     silence_known_noise()
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    check_settings(cfg)
     check_accelerator(cfg.trainer)
     check_optimizer(cfg.optimizer)
-    check_choice("test_ckpt", cfg.test_ckpt, ("best", "last"))
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build("data", cfg.data)
     with config_errors("data"):
         datamodule.prepare_data()
         datamodule.setup("fit")
     net = build("model", cfg.model)
     module = build("module", cfg.module, net=net, optimizer=build("optimizer", cfg.optimizer))
-    callbacks = build_callbacks(cfg, datamodule) + list(extra_callbacks)
+    check_model_takes_data(module, datamodule)
+    callbacks = build_callbacks(cfg, datamodule) + [RunConfigInCheckpoint(cfg), *extra_callbacks]
     loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
     trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)
     log_hyperparameters(loggers, cfg)

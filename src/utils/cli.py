@@ -1,45 +1,129 @@
-"""Command-line checks that run before Hydra composes anything."""
+"""Command-line checks that run before Hydra composes anything, each ending in one line."""
 
+import difflib
+import os
 import sys
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from omegaconf import OmegaConf
 
-from src.utils.compose import CONF_DIR
+from src.utils.compose import CONF_DIR, compose_config
 from src.utils.internals import hydra_args_parser
 
+_MISSING = object()
 
-def unknown_group_option(argv: list[str], conf_dir: Path = CONF_DIR) -> str | None:
-    """One line naming the first ``group=option`` in ``argv`` whose option has no YAML file, or None.
 
-    Hydra reports this too, but over a dozen lines with its search path; this names the key and
-    what is allowed. Anything this cannot parse is left for Hydra to report.
-    """
+def parse(argv: list[str]) -> tuple[object, list[Override]] | None:
+    """Hydra's own reading of the command line, or None where Hydra's message would be better."""
     try:
-        overrides = OverridesParser.create().parse_overrides(hydra_args_parser().parse_args(argv).overrides)
+        args = hydra_args_parser().parse_args(argv)
+        return args, OverridesParser.create().parse_overrides(args.overrides)
     except (Exception, SystemExit):  # noqa: BLE001 - malformed input: Hydra's own message is better
         return None
+
+
+def is_group(override: Override, conf_dir: Path) -> bool:
+    return (conf_dir / override.key_or_group).is_dir()
+
+
+def values_of(override: Override) -> list[str] | None:
+    try:
+        if override.is_sweep_override():
+            return list(override.sweep_string_iterator())
+        return [override.get_value_element_as_str()]
+    except Exception:  # noqa: BLE001 - range() or glob() on a group: let Hydra expand it
+        return None
+
+
+def unknown_group_option(overrides: list[Override], conf_dir: Path = CONF_DIR) -> str | None:
+    """One line naming the first ``group=option`` whose option has no YAML file, or None.
+
+    Hydra reports this too, but over a dozen lines with its search path; this names the key and
+    what is allowed.
+    """
     for override in overrides:
-        group_dir = conf_dir / override.key_or_group
-        if override.is_delete() or override.package or not group_dir.is_dir():
+        if override.is_delete() or override.package or not is_group(override, conf_dir):
             continue
-        try:
-            values = (
-                list(override.sweep_string_iterator())
-                if override.is_sweep_override()
-                else [override.get_value_element_as_str()]
-            )
-        except Exception:  # noqa: BLE001 - range() or glob() on a group: let Hydra expand it
-            continue
-        options = sorted(path.stem for path in group_dir.glob("*.yaml"))
-        for value in values:
+        options = sorted(path.stem for path in (conf_dir / override.key_or_group).glob("*.yaml"))
+        for value in values_of(override) or []:
             if value not in options and value != "null":
                 return f"{override.key_or_group}={value}: unknown option; choose one of: {', '.join(options)}"
     return None
 
 
-def exit_on_unknown_group_option(conf_dir: Path = CONF_DIR) -> None:
-    message = unknown_group_option(sys.argv[1:], conf_dir)
+def config_keys(node: dict, prefix: str = "") -> list[str]:
+    """Every key of a (nested) config as dotted paths: ``data``, ``data.input_length``, ..."""
+    keys = []
+    for key, value in node.items():
+        keys.append(f"{prefix}{key}")
+        if isinstance(value, dict):
+            keys += config_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+def misspelled_key(overrides: list[Override], conf_dir: Path = CONF_DIR) -> str | None:
+    """One line for the first ``key=value`` whose key the config does not have, naming the closest one.
+
+    Hydra's own message advises appending the key with ``+``, which turns a typo into a silently
+    ignored setting. Keys under ``hydra.`` and ``+key``/``~key`` overrides are left to Hydra.
+    """
+    plain = [o for o in overrides if not o.is_add() and not o.is_delete() and not o.is_force_add()]
+    keys = [o for o in plain if not is_group(o, conf_dir) and not o.key_or_group.startswith("hydra")]
+    if not keys:
+        return None
+    groups = []
+    for override in plain:
+        if is_group(override, conf_dir) and (values := values_of(override)):
+            groups.append(f"{override.key_or_group}={values[0]}")  # one job of a sweep shows its keys
+    try:
+        cfg = compose_config(groups, output_dir=".")
+    except Exception:  # noqa: BLE001 - a composition problem: Hydra reports it with its own words
+        return None
+    for override in keys:
+        if OmegaConf.select(cfg, override.key_or_group, default=_MISSING, throw_on_missing=False) is _MISSING:
+            candidates = config_keys(OmegaConf.to_container(cfg, resolve=False))
+            close = difflib.get_close_matches(override.key_or_group, candidates, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else "see `python train.py --cfg job` for the keys"
+            return (
+                f"{override.key_or_group}: no such key; {hint} (+{override.key_or_group}=... adds a new key on purpose)"
+            )
+    return None
+
+
+def unwritable_output(overrides: list[Override], cwd: Path) -> str | None:
+    """One line if the run's or sweep's output folder cannot be created and written."""
+    folders = {o.key_or_group: o.get_value_element_as_str() for o in overrides if o.key_or_group in OUTPUT_KEYS}
+    targets = [(key, Path(folder)) for key, folder in folders.items()] or [("the current folder", cwd)]
+    for key, folder in targets:
+        folder = folder if folder.is_absolute() else cwd / folder
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            reason = "is not a folder" if not existing.is_dir() else "is not writable"
+            return f"{key}: cannot write the run's outputs under {folder}: {existing} {reason}"
+    return None
+
+
+OUTPUT_KEYS = ("hydra.run.dir", "hydra.sweep.dir")
+
+
+def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR) -> str | None:
+    parsed = parse(argv)
+    if parsed is None:
+        return None
+    args, overrides = parsed
+    if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
+        return unknown_group_option(overrides, conf_dir)
+    return (
+        unknown_group_option(overrides, conf_dir)
+        or misspelled_key(overrides, conf_dir)
+        or unwritable_output(overrides, cwd)
+    )
+
+
+def exit_on_bad_command_line(conf_dir: Path = CONF_DIR) -> None:
+    message = bad_command_line(sys.argv[1:], Path.cwd(), conf_dir)
     if message:
         sys.stderr.write(message + "\n")
         sys.exit(2)

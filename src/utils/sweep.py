@@ -18,7 +18,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from src.report.runs import COMPLETED_MARKER, FAILED_MARKER
+from src.report.runs import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER
 from src.utils.internals import job_error
 from src.utils.resolvers import SWEPT_KEYS_ENV
 from src.utils.validation import first_line, root_cause
@@ -44,9 +44,9 @@ def swept_keys(config: DictConfig) -> list[str]:
 
 def job_status(job_dir: Path) -> tuple[str, str]:
     """(status, result or error) of a job folder, from the file its job wrote when it ended."""
-    for marker in (FAILED_MARKER, COMPLETED_MARKER):
+    for marker in (FAILED_MARKER, INTERRUPTED_MARKER, COMPLETED_MARKER):
         if (job_dir / marker).exists():
-            return marker, (job_dir / marker).read_text().strip()
+            return marker, " ".join((job_dir / marker).read_text().split("\n")[:1])
     return "NOT FINISHED", "the job ended without a status (killed, or still running)"
 
 

@@ -11,12 +11,13 @@ class ConfigError(CompactHydraException, ValueError):
     Subclassing Hydra's compact exception makes Hydra print the message without a traceback.
     """
 
-    def __init__(self, key: str, problem: str):
-        self.key, self.problem = key, problem
+    def __init__(self, key: str, problem: str, full_key: bool = False):
+        self.key, self.problem, self.full_key = key, problem, full_key
         super().__init__(f"{key}: {problem}")
 
     def with_group(self, group: str) -> "ConfigError":
-        return ConfigError(f"{group}.{self.key}", self.problem)
+        """The same error with its key prefixed by ``group``, unless ``key`` is already the full key."""
+        return self if self.full_key else ConfigError(f"{group}.{self.key}", self.problem)
 
 
 def check_int(key: str, value, minimum: int = 1) -> int:

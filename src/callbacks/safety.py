@@ -1,0 +1,127 @@
+"""Callbacks that keep a run from losing or faking its results: interrupts and numerical failure.
+
+``GracefulInterrupt``: Ctrl-C or SIGTERM (what a cluster scheduler sends at a time limit) lets the
+current batch finish, saves ``last.ckpt``, marks the run folder ``INTERRUPTED`` with the command
+that resumes it, and stops the run with ``RunInterrupted``; a second Ctrl-C exits at once.
+``NonFiniteGuard``: a non-finite training loss (or non-finite weights after a validation) stops
+the run with ``TrainingDiverged`` instead of training on and reporting NaN as a result.
+"""
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+import torch
+from hydra.errors import CompactHydraException
+from pytorch_lightning import Callback
+from typing_extensions import override
+
+from src.report.runs import INTERRUPTED_MARKER
+
+log = logging.getLogger(__name__)
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class RunInterrupted(CompactHydraException):
+    """The run stopped on a signal after saving its state; the message says how to resume it."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+class TrainingDiverged(CompactHydraException):
+    """The loss or the weights stopped being finite numbers."""
+
+
+class GracefulInterrupt(Callback):
+    """Turns SIGINT/SIGTERM during training into a saved, marked, resumable stop at a batch boundary."""
+
+    def __init__(self, run_dir: str | Path, resume_command: str):
+        self.run_dir, self.resume_command = Path(run_dir), resume_command
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _request(self, signum, frame) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            os._exit(128 + signum)  # the second Ctrl-C: now, whatever is running
+        self.received = signum
+        log.warning(
+            "%s received: saving last.ckpt after this batch (Ctrl-C again to exit at once)", signal.strsignal(signum)
+        )
+
+    @override
+    def on_train_start(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero and threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._request) for sig in SIGNALS}
+
+    @override
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    @override
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if self.received is not None:
+            self.stop(trainer)
+
+    @override
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.received is not None:  # arrived during the last validation
+            self.stop(trainer)
+
+    def stop(self, trainer) -> None:
+        path = self.run_dir / "checkpoints" / "last.ckpt"
+        trainer.save_checkpoint(path)
+        command = f"{self.resume_command} ckpt_path={path}"
+        name = signal.Signals(self.received).name
+        (self.run_dir / INTERRUPTED_MARKER).write_text(f"{name} at step {trainer.global_step}\n{command}\n")
+        raise RunInterrupted(
+            f"Interrupted ({name}) at step {trainer.global_step}; saved {path}. Resume with: {command}",
+            self.received,
+        )
+
+
+class NonFiniteGuard(Callback):
+    """Stops training at the first non-finite loss, checked every ``check_every_n_steps`` steps.
+
+    The check accumulates on the device and reads the flag back every N steps, so it costs no
+    device sync on the other steps; a NaN is caught within N steps of appearing. Weights are
+    checked after each validation.
+    """
+
+    def __init__(self, check_every_n_steps: int = 10, lr: float | None = None):
+        self.every, self.lr = check_every_n_steps, lr
+        self._bad: torch.Tensor | None = None
+
+    def advice(self) -> str:
+        lower = f" (now {self.lr:g})" if self.lr is not None else ""
+        return f"try a smaller optimizer.lr{lower}, or gradient clipping (trainer.gradient_clip_val=1)"
+
+    @override
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        bad = ~torch.isfinite(loss.detach())
+        self._bad = bad if self._bad is None else self._bad | bad
+        if trainer.global_step % self.every == 0 or trainer.is_last_batch:
+            if bool(self._bad):
+                raise TrainingDiverged(
+                    f"train/loss is not finite (nan or inf) by step {trainer.global_step}: training diverged; "
+                    + self.advice()
+                )
+            self._bad = None
+
+    @override
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        for name, parameter in pl_module.named_parameters():
+            if not torch.isfinite(parameter).all():
+                raise TrainingDiverged(
+                    f"weight {name} is not finite at step {trainer.global_step}: training diverged; " + self.advice()
+                )
