@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
-.PHONY: install train test lint format bench fashion-mnist clean
+.PHONY: install train test lint format bench bench-sweep fashion-mnist clean
 
 install: $(STAMP) fashion-mnist
 
@@ -41,6 +41,9 @@ format: install
 
 bench: install
 	$(PY) benchmarks/palindrome.py
+
+bench-sweep: install
+	$(PY) benchmarks/sweep.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

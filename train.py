@@ -13,15 +13,14 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import src.utils.resolvers  # noqa: F401  (registers ${if:...} and ${pid:} before Hydra composes)
-from src.callbacks.safety import GracefulInterrupt, RunInterrupted
-from src.metrics import STEP_TAGS
-from src.utils.build import build_run
-from src.utils.checkpoints import resolve_ckpt_path, run_dir_of
-from src.utils.checks import check_settings
 from src.utils.cli import exit_on_bad_command_line
+
+# torch and Lightning are imported inside train() and main(): a rejected command line, and the
+# launching process of a parallel or cluster sweep (which only hands jobs out), never load them.
 
 log = logging.getLogger("train")
 
@@ -47,7 +46,15 @@ def train(cfg: DictConfig) -> float | None:
     Every setting is checked, and a resumed checkpoint compared with this config, before
     anything is written into a run folder.
     """
-    check_settings(cfg)
+    from src.utils.checks import check_settings
+
+    check_settings(cfg)  # before torch is even imported: a bad value is reported at once
+
+    from src.callbacks.safety import GracefulInterrupt
+    from src.metric_tags import STEP_TAGS
+    from src.utils.build import build_run
+    from src.utils.checkpoints import resolve_ckpt_path, run_dir_of
+
     ckpt_path = resolve_ckpt_path(cfg)
     if ckpt_path and (resumed_dir := run_dir_of(ckpt_path)):  # a resumed run goes on in its own
         cfg.paths.output_dir = str(resumed_dir)  # folder: one TB run, and its best checkpoint is known
@@ -74,11 +81,19 @@ def train(cfg: DictConfig) -> float | None:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    from src.utils.parallel import job_share
+
+    hydra_cfg = HydraConfig.get()
+    n_jobs = hydra_cfg.launcher.get("n_jobs") if hydra_cfg.mode == RunMode.MULTIRUN else None
     try:
-        return train(cfg)
-    except RunInterrupted as interrupted:  # saved and marked: end the process (and a serial sweep) here
-        log.error("%s", interrupted)
-        sys.exit(interrupted.exit_code)
+        with job_share(n_jobs, Path(hydra_cfg.sweep.dir) / ".gpu_locks", cfg.trainer):
+            return train(cfg)
+    except Exception as error:
+        safety = sys.modules.get("src.callbacks.safety")  # loaded if training started; a bad value fails earlier
+        if safety is None or not isinstance(error, safety.RunInterrupted):
+            raise
+        log.error("%s", error)  # saved and marked: end the process (and a serial sweep) here
+        sys.exit(error.exit_code)
 
 
 if __name__ == "__main__":

@@ -58,3 +58,18 @@ class KillDuringSave(pl.Callback):
             return original(obj, file, *args, **kwargs)
 
         torch.save = save
+
+
+class CountSamples(pl.Callback):
+    """Writes how many training samples this rank saw in each epoch to ``samples_rank{R}.txt`` in ``folder``."""
+
+    def __init__(self, folder: str):
+        self.folder, self.seen = Path(folder), 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        self.seen += len(batch[1])
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        with open(self.folder / f"samples_rank{trainer.global_rank}.txt", "a") as file:
+            file.write(f"{self.seen}\n")
+        self.seen = 0

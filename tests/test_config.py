@@ -17,6 +17,7 @@ NEEDS_CIFAR10 = {
     ("experiment", "cnn_optimizers"),
     ("experiment", "cnn_recipe"),
     ("experiment", "mlp_cifar10"),
+    ("hparams_search", "cnn_optuna"),
 }
 
 
@@ -33,7 +34,7 @@ def test_every_option_of_every_group_composes_and_builds(group, option, tmp_path
             "data.val_size=20",
         ]
     cfg = compose_config(overrides, tmp_path)
-    if group == "trainer" and option == "gpu" and not torch.cuda.is_available():
+    if group == "trainer" and option in ("gpu", "ddp") and not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="trainer.accelerator"):
             build_run(cfg)
         return

@@ -38,3 +38,14 @@ def test_lightning_still_names_its_current_hook_in_the_attribute_the_fast_path_h
     assert vars(module)["_current_fx_name"] == "training_step"  # a plain attribute
     module.other = torch.nn.Linear(1, 1)  # everything else still goes through nn.Module
     assert "other" in module._modules
+
+
+def test_the_errors_a_job_raises_survive_pickling_to_the_launching_process():
+    import pickle
+
+    from src.callbacks.safety import RunInterrupted, TrainingDiverged
+    from src.utils.validation import ConfigError
+
+    for error in (ConfigError("data.x", "bad", full_key=True), RunInterrupted("stopped", 15), TrainingDiverged("nan")):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from pytorch_lightning.trainer.connectors import data_connector
 
-from src.metrics import EPOCH_TAGS, STEP_TAGS
+from src.metric_tags import EPOCH_TAGS, STEP_TAGS
 from src.utils.checkpoints import latest_checkpoint
 from src.utils.validation import ConfigError
 from tests.conftest import TINY_RNN

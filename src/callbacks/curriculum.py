@@ -14,7 +14,7 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping
 from torchmetrics.functional.classification import multiclass_accuracy
 
-from src.metrics import CURRICULUM_TAGS
+from src.metric_tags import CURRICULUM_TAGS
 
 
 class StagedData(Protocol):

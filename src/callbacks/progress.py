@@ -12,7 +12,7 @@ import time
 from pytorch_lightning.callbacks import ProgressBar, RichProgressBar
 from typing_extensions import override
 
-from src.metrics import STEP_TAGS
+from src.metric_tags import STEP_TAGS
 
 log = logging.getLogger("progress")
 
@@ -74,6 +74,10 @@ class LogProgress(ProgressBar):
         self.emit(
             f"done: {self.position(trainer)} | {metrics_line(metrics, 'train/')} | {metrics_line(metrics, 'val/')}"
         )
+
+    @override
+    def on_test_start(self, trainer, pl_module) -> None:
+        self._start = self._start or time.perf_counter()  # a test on its own (or in a DDP rank) starts the clock
 
     @override
     def on_test_end(self, trainer, pl_module) -> None:

@@ -29,7 +29,11 @@ class RunInterrupted(CompactHydraException):
 
     def __init__(self, message: str, signum: int):
         super().__init__(message)
+        self.signum = signum
         self.exit_code = 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+    def __reduce__(self):  # picklable, so a parallel launcher's worker can hand it back
+        return RunInterrupted, (str(self), self.signum)
 
 
 class TrainingDiverged(CompactHydraException):

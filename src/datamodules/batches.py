@@ -8,6 +8,7 @@ a run mid-epoch on exactly the batch where it stopped.
 
 import math
 from abc import abstractmethod
+from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
@@ -30,29 +31,72 @@ class EpochShuffle:
         return torch.randperm(self.num_samples, generator=generator)
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Which part of each epoch one process of ``world_size`` serves (Lightning's DDP ranks).
+
+    Training (``equal_batches``): each global batch of ``batch_size * world_size`` samples, in the
+    one global order of the epoch, is split between the ranks, so every sample is served once per
+    epoch, every rank serves the same number of batches (no rank waits for a gradient sync that
+    never comes), and the run follows the single-process order with batches ``world_size`` times
+    larger. A last global batch of fewer samples than ranks is padded from the epoch's start, as
+    ``DistributedSampler`` pads. Evaluation: rank ``r`` serves samples ``r, r + W, ...``, each once
+    (no padding, so summed metrics are exact; evaluation has no per-batch sync to wait on).
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    equal_batches: bool = True
+
+
 class TensorBatches:
     """An iterable of ``tuple(t[i:j] for t in tensors)`` batches over tensors of equal length."""
 
     batch_sampler = None  # Lightning looks for one (as on a DataLoader); the slicing is the batching
 
-    def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = False, seed: int = 0):
+    def __init__(
+        self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = False, seed: int = 0, shard: Shard = Shard()
+    ):
         if len({len(t) for t in tensors}) != 1:
             raise ValueError("all tensors must have the same number of samples")
-        self.tensors, self.batch_size = tensors, batch_size
+        self.tensors, self.batch_size, self.shard = tensors, batch_size, shard
         self.sampler = EpochShuffle(len(tensors[0]), shuffle, seed)
         self._served = 0  # batches handed out in the current epoch
         self._skip = 0  # batches to skip on the next iteration (set when resuming)
 
     def __len__(self) -> int:
-        return math.ceil(self.sampler.num_samples / self.batch_size)
+        n, world = self.sampler.num_samples, self.shard.world_size
+        if world == 1 or self.shard.equal_batches:
+            return math.ceil(n / (self.batch_size * world))
+        return math.ceil(len(range(self.shard.rank, n, world)) / self.batch_size)
 
     def __iter__(self):
         order = self.sampler.order()
-        tensors = self.tensors if order is None else tuple(t[order] for t in self.tensors)
         self._served, self._skip = self._skip, 0
+        if self.shard.world_size > 1:
+            yield from self._sharded(order if order is not None else torch.arange(self.sampler.num_samples))
+            return
+        tensors = self.tensors if order is None else tuple(t[order] for t in self.tensors)
         for start in range(self._served * self.batch_size, self.sampler.num_samples, self.batch_size):
             self._served += 1
             yield tuple(t[start : start + self.batch_size] for t in tensors)
+
+    def _sharded(self, order: torch.Tensor):
+        rank, world = self.shard.rank, self.shard.world_size
+        if not self.shard.equal_batches:
+            mine = order[rank::world]
+            for start in range(self._served * self.batch_size, len(mine), self.batch_size):
+                self._served += 1
+                yield tuple(t[mine[start : start + self.batch_size]] for t in self.tensors)
+            return
+        step = self.batch_size * world
+        for start in range(self._served * step, len(order), step):
+            chunk = order[start : start + step]
+            if len(chunk) < world:  # too few to give every rank one: pad from the epoch's start
+                chunk = torch.cat([chunk, order[: world - len(chunk)]])
+            part = chunk.tensor_split(world)[rank]
+            self._served += 1
+            yield tuple(t[part] for t in self.tensors)
 
     def replace(self, *tensors: torch.Tensor) -> None:
         """Serve other tensors from the next epoch on (a curriculum's next stage, say)."""
@@ -99,11 +143,19 @@ class InMemoryDataModule(pl.LightningDataModule):
         """Callbacks this data needs during training (train.py adds them); none by default."""
         return []
 
+    def shard(self, split: str) -> Shard:
+        """This process's part of ``split``: all of it, or one DDP rank's share."""
+        if self.trainer is None or self.trainer.world_size == 1:
+            return Shard()
+        return Shard(self.trainer.global_rank, self.trainer.world_size, equal_batches=split == "train")
+
     def _loader(self, split: str, shuffle: bool = False) -> TensorBatches:
         self.setup()
         size = self.batch_size_for(split)
         shuffle = shuffle and size < len(self.splits[split][1])
-        return TensorBatches(*self.splits[split], batch_size=size, shuffle=shuffle, seed=self.seed)
+        return TensorBatches(
+            *self.splits[split], batch_size=size, shuffle=shuffle, seed=self.seed, shard=self.shard(split)
+        )
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         """Batches are tuples of tensors: move each directly, skipping Lightning's generic walk."""

@@ -195,7 +195,9 @@ class PalindromeDataModule(InMemoryDataModule):
     def train_dataloader(self) -> TensorBatches:
         self.setup()
         train = self.split_at_length(self.train_length, "train")
-        self._train_batches = TensorBatches(*train, batch_size=self.batch_size, shuffle=True, seed=self.seed)
+        self._train_batches = TensorBatches(
+            *train, batch_size=self.batch_size, shuffle=True, seed=self.seed, shard=self.shard("train")
+        )
         return self._train_batches
 
     def extra_callbacks(self) -> list:

@@ -9,7 +9,8 @@ from torch import nn
 from torchmetrics import MaxMetric
 from typing_extensions import override
 
-from src.metrics import SPLITS, LossAccuracy, tag
+from src.metric_tags import SPLITS, tag
+from src.metrics import LossAccuracy
 from src.utils.internals import FastHookNames
 
 
@@ -60,13 +61,15 @@ class Classifier(FastHookNames, pl.LightningModule):
         self.metrics[split + "_"].update(loss, logits, y)
         if split == "train" and self._log_this_step:
             accuracy = (logits.argmax(-1) == y).float().mean()
-            self.log_dict({tag("train", "loss_step"): loss.detach(), tag("train", "acc_step"): accuracy})
+            values = {tag("train", "loss_step"): loss.detach(), tag("train", "acc_step"): accuracy}
+            self.log_dict(values, sync_dist=True)  # the mean over DDP ranks; nothing to sync in one process
 
     def log_epoch(self, split: str) -> torch.Tensor:
         """Log the split's epoch loss and accuracy, reset the accumulators, return the accuracy."""
         metrics = self.metrics[split + "_"]
         loss, accuracy = metrics.compute()
-        self.log_dict({tag(split, "loss"): loss, tag(split, "acc"): accuracy}, prog_bar=split == "val")
+        # computed over every rank already (torchmetrics syncs the sums): sync_dist only averages equal values
+        self.log_dict({tag(split, "loss"): loss, tag(split, "acc"): accuracy}, prog_bar=split == "val", sync_dist=True)
         metrics.reset()
         return accuracy
 
@@ -94,7 +97,7 @@ class Classifier(FastHookNames, pl.LightningModule):
         if self.trainer.sanity_checking:  # a partial pass over untrained weights is no record
             return
         self.val_acc_best.update(accuracy)
-        self.log(tag("val", "acc_best"), self.val_acc_best.compute(), prog_bar=True)
+        self.log(tag("val", "acc_best"), self.val_acc_best.compute(), prog_bar=True, sync_dist=True)
 
     @override
     def on_test_epoch_end(self) -> None:

@@ -3,7 +3,7 @@
 from collections import defaultdict
 from pathlib import Path
 
-from src.metrics import RESULT_TAGS
+from src.metric_tags import RESULT_TAGS
 from src.report.figures import plot_curves, plot_length_sweep, plot_overlay, validations_to_best
 from src.report.runs import Run, find_runs, label, run_title, varying_keys
 
@@ -17,7 +17,7 @@ def number(value: float | None) -> str:
 
 def best_first(runs: list[Run]) -> list[Run]:
     def key(run: Run):
-        values = [None if run.failed else run.last(m) for m in ("test/acc", "val/acc_best")]
+        values = [None if run.failed else run.last(m) for m in ("val/acc_best", "test/acc")]  # selected by validation
         return tuple(-(v if v is not None and v == v else -1.0) for v in values)  # NaN and failures last
 
     return sorted(runs, key=key)

@@ -5,6 +5,7 @@ names its key, before the Trainer exists.
 """
 
 import math
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,12 +14,13 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError
 
 from src.utils.checkpoints import RunConfigInCheckpoint
 from src.utils.checks import check_settings
-from src.utils.hparams import log_hyperparameters
+from src.utils.hparams import LogHyperparameters
+from src.utils.parallel import cpu_count
 from src.utils.quiet import silence_known_noise
 from src.utils.validation import ConfigError, first_line, root_cause
 
@@ -130,7 +132,7 @@ def build_callbacks(cfg: DictConfig, datamodule) -> list[pl.Callback]:
 
 
 def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> Run:
-    """Seed, check and instantiate everything a run needs, and log its config as hyperparameters.
+    """Seed, check and instantiate everything a run needs (its config is logged when fitting starts).
 
     Data are prepared and set up here, so missing or corrupt data fail before the Trainer exists.
     ``extra_callbacks`` are added after the config's (a benchmark's timer, say).
@@ -147,8 +149,23 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     net = build("model", cfg.model)
     module = build("module", cfg.module, net=net, optimizer=build("optimizer", cfg.optimizer))
     check_model_takes_data(module, datamodule)
-    callbacks = build_callbacks(cfg, datamodule) + [RunConfigInCheckpoint(cfg), *extra_callbacks]
+    callbacks = build_callbacks(cfg, datamodule) + [RunConfigInCheckpoint(cfg), LogHyperparameters(cfg)]
     loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
-    trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    log_hyperparameters(loggers, cfg)
+    share_cores_between_processes(cfg.trainer)
+    trainer = build("trainer", cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
     return Run(cfg, datamodule, module, trainer, loggers)
+
+
+def share_cores_between_processes(trainer_cfg: DictConfig) -> None:
+    """Several devices: fork the ranks (Lightning's ddp_fork) unless a strategy is named, and on
+    the CPU give each of the N processes cores / N threads (two 2-thread processes on 2 cores slow
+    each other ~10x). Lightning's default for several devices, ``ddp``, re-runs ``train.py`` for
+    each rank, which under Hydra writes a log per rank and, in a multirun, relaunches the sweep."""
+    devices = trainer_cfg.get("devices")
+    several = (isinstance(devices, int) and devices > 1) or (OmegaConf.is_list(devices) and len(devices) > 1)
+    if several and trainer_cfg.get("strategy", "auto") == "auto":
+        trainer_cfg.strategy = "ddp_fork"
+    if trainer_cfg.get("accelerator") == "cpu" and isinstance(devices, int) and devices > 1:
+        threads = max(1, cpu_count() // devices)
+        torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)

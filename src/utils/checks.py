@@ -7,9 +7,9 @@ datamodules and networks check their own arguments).
 
 import math
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from src.metrics import MONITORABLE_TAGS, RESULT_TAGS
+from src.metric_tags import MONITORABLE_TAGS, RESULT_TAGS
 from src.utils.validation import ConfigError, check_choice, check_int
 
 PRECISIONS = ("64-true", "64", "32-true", "32", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "transformer-engine")
@@ -89,11 +89,37 @@ def check_trainer(trainer: DictConfig) -> None:
         raise ConfigError(key("precision"), f"must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     check_choice(key("accelerator"), trainer.get("accelerator", "auto"), ACCELERATORS)
     devices = trainer.get("devices", 1)
-    if devices != "auto" and not (isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1):
+    as_list = list(devices) if OmegaConf.is_list(devices) or isinstance(devices, list) else None
+    if as_list is not None:  # device indices, as a parallel sweep assigns them
+        if not as_list or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in as_list):
+            raise ConfigError(key("devices"), f"must list device indices >= 0, got {devices!r}")
+    elif devices != "auto" and not (isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1):
         raise ConfigError(key("devices"), f"must be an integer >= 1 or 'auto', got {devices!r}")
+    check_device_count(trainer, devices)
+    check_bool(key("detect_anomaly"), trainer.get("detect_anomaly", False))
+    fast = trainer.get("fast_dev_run", False)
+    if not isinstance(fast, bool) and not (isinstance(fast, int) and fast >= 0):
+        raise ConfigError(key("fast_dev_run"), f"must be true, false or a number of batches >= 0, got {fast!r}")
+    check_batches_limit(key("overfit_batches"), trainer.get("overfit_batches", 0.0))
     deterministic = trainer.get("deterministic", False)
     if deterministic not in (True, False, "warn"):
         raise ConfigError(key("deterministic"), f"must be true, false or 'warn', got {deterministic!r}")
+
+
+def check_device_count(trainer: DictConfig, devices) -> None:
+    """More GPUs than the machine has, or several CPU processes on one core, fail here, not in Lightning."""
+    import torch
+
+    accelerator = trainer.get("accelerator", "auto")
+    count = len(devices) if OmegaConf.is_list(devices) else devices
+    if accelerator in ("gpu", "cuda") and isinstance(count, int):
+        available = torch.cuda.device_count()
+        if available and count > available:  # no GPU at all: check_accelerator says so
+            raise ConfigError(
+                "trainer.devices",
+                f"asks for {count} GPUs but this machine has {available}; "
+                f"use trainer.devices={max(available, 1)}{' or trainer=ddp_cpu' if not available else ''}",
+            )
 
 
 def check_monitor(key: str, callback: DictConfig) -> None:

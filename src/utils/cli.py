@@ -63,33 +63,60 @@ def config_keys(node: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-def misspelled_key(overrides: list[Override], conf_dir: Path = CONF_DIR) -> str | None:
+def composed(overrides: list[Override], conf_dir: Path):
+    """The config the command line's group choices (and hydra settings) compose to, hydra node included.
+
+    For a sweep, the first value of each swept group: one job's config shows which keys there are.
+    """
+    groups = []
+    for override in overrides:
+        of_hydra = override.key_or_group.startswith(("hydra/", "hydra.")) and not override.is_add()
+        if (is_group(override, conf_dir) or of_hydra) and (values := values_of(override)):
+            groups.append(f"{override.key_or_group}={values[0]}")
+    return compose_config(groups, output_dir=".", with_hydra=True)
+
+
+def misspelled_key(overrides: list[Override], cfg, conf_dir: Path = CONF_DIR) -> str | None:
     """One line for the first ``key=value`` whose key the config does not have, naming the closest one.
 
     Hydra's own message advises appending the key with ``+``, which turns a typo into a silently
     ignored setting. Keys under ``hydra.`` and ``+key``/``~key`` overrides are left to Hydra.
+    The same for the keys a sweep preset searches (``hydra.sweeper.params``).
     """
     plain = [o for o in overrides if not o.is_add() and not o.is_delete() and not o.is_force_add()]
-    keys = [o for o in plain if not is_group(o, conf_dir) and not o.key_or_group.startswith("hydra")]
-    if not keys:
-        return None
-    groups = []
     for override in plain:
-        if is_group(override, conf_dir) and (values := values_of(override)):
-            groups.append(f"{override.key_or_group}={values[0]}")  # one job of a sweep shows its keys
-    try:
-        cfg = compose_config(groups, output_dir=".")
-    except Exception:  # noqa: BLE001 - a composition problem: Hydra reports it with its own words
-        return None
-    for override in keys:
-        if OmegaConf.select(cfg, override.key_or_group, default=_MISSING, throw_on_missing=False) is _MISSING:
-            candidates = config_keys(OmegaConf.to_container(cfg, resolve=False))
-            close = difflib.get_close_matches(override.key_or_group, candidates, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}?" if close else "see `python train.py --cfg job` for the keys"
-            return (
-                f"{override.key_or_group}: no such key; {hint} (+{override.key_or_group}=... adds a new key on purpose)"
-            )
+        key = override.key_or_group
+        if is_group(override, conf_dir) or key.startswith("hydra"):
+            continue
+        if (hint := missing_key_hint(cfg, key)) is not None:
+            return f"{key}: no such key; {hint} (+{key}=... adds a new key on purpose)"
+    for key in OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}:
+        if (conf_dir / key).is_dir() or key.startswith("hydra"):
+            continue
+        if (hint := missing_key_hint(cfg, key)) is not None:
+            return f"hydra.sweeper.params.{key}: no such key in the config; {hint}"
     return None
+
+
+def bad_sweep_settings(args, overrides: list[Override], cfg) -> str | None:
+    """A search preset without ``-m``; a launcher's ``n_jobs`` that is no number of jobs."""
+    if any(o.key_or_group == "hparams_search" for o in overrides) and not args.multirun:
+        return "hparams_search: a search runs many jobs; add -m (python train.py -m hparams_search=...)"
+    n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None)
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or not (n_jobs >= 1 or n_jobs == -1)
+    ):
+        return f"hydra.launcher.n_jobs: must be an integer >= 1 (or -1: one job per core), got {n_jobs!r}"
+    return None
+
+
+def missing_key_hint(cfg, key: str) -> str | None:
+    """None if ``cfg`` has ``key``; else a hint naming the closest key it has."""
+    if OmegaConf.select(cfg, key, default=_MISSING, throw_on_missing=False) is not _MISSING:
+        return None
+    candidates = [k for k in config_keys(OmegaConf.to_container(cfg, resolve=False)) if not k.startswith("hydra")]
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    return f"did you mean {close[0]}?" if close else "see `python train.py --cfg job` for the keys"
 
 
 def unwritable_output(overrides: list[Override], cwd: Path) -> str | None:
@@ -113,11 +140,17 @@ def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR) -> s
     if parsed is None:
         return None
     args, overrides = parsed
+    if message := unknown_group_option(overrides, conf_dir):
+        return message
     if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
-        return unknown_group_option(overrides, conf_dir)
+        return None
+    try:
+        cfg = composed(overrides, conf_dir)
+    except Exception:  # noqa: BLE001 - a composition problem: Hydra reports it with its own words
+        return None
     return (
-        unknown_group_option(overrides, conf_dir)
-        or misspelled_key(overrides, conf_dir)
+        misspelled_key(overrides, cfg, conf_dir)
+        or bad_sweep_settings(args, overrides, cfg)
         or unwritable_output(overrides, cwd)
     )
 

@@ -1,10 +1,12 @@
 """Record the whole composed config as each run's hyperparameters (TensorBoard's HPARAMS tab)."""
 
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning import Callback
 from pytorch_lightning.loggers import Logger, TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
+from typing_extensions import override
 
-from src.metrics import RESULT_TAGS
+from src.metric_tags import RESULT_TAGS
 from src.utils.internals import tensorboard_file_writer
 
 
@@ -20,10 +22,26 @@ def flatten(cfg: dict, prefix: str = "") -> dict:
     return flat
 
 
-def log_hyperparameters(loggers: list[Logger], cfg: DictConfig) -> None:
+class LogHyperparameters(Callback):
+    """Logs the run's config when fitting starts, from global rank 0 only.
+
+    At fit start, not when the run is built: with a DDP strategy that forks or spawns its ranks,
+    the logger's event writer must first be opened in the process that trains (a writer opened
+    before a fork loses its background thread), and off rank 0 there is no writer at all.
+    """
+
+    def __init__(self, cfg: DictConfig):
+        self.params = OmegaConf.to_container(cfg, resolve=True)
+        self.params.pop("paths", None)
+
+    @override
+    def on_fit_start(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero:
+            log_hyperparameters(trainer.loggers, self.params)
+
+
+def log_hyperparameters(loggers: list[Logger], params: dict) -> None:
     """Give every logger the resolved config (hydra excluded); TensorBoard also gets HPARAMS."""
-    params = OmegaConf.to_container(cfg, resolve=True)
-    params.pop("paths", None)
     flat = flatten(params)
     for logger in loggers:
         logger.log_hyperparams(params)

@@ -22,7 +22,13 @@ def _job_name(*, _root_) -> str:
     return ",".join(overrides).replace("/", "_") or f"job{_root_.hydra.job.num}"
 
 
-RESOLVERS = {"if": _if, "pid": os.getpid, "job_name": _job_name}
+def _parallel_jobs() -> int:
+    from src.utils.parallel import parallel_jobs  # torch only when a parallel launcher asks
+
+    return parallel_jobs()
+
+
+RESOLVERS = {"if": _if, "pid": os.getpid, "job_name": _job_name, "parallel_jobs": _parallel_jobs}
 
 for _name, _fn in RESOLVERS.items():
     if not OmegaConf.has_resolver(_name):

@@ -71,6 +71,7 @@ class SweepSummary(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.sweep_dir = Path(config.hydra.sweep.dir)
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)  # a sweeper may store its study there first
         os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(config))  # workers inherit it: job folder names
         atexit.register(self.finish)  # also when a job failed, which makes Hydra skip on_multirun_end
 

@@ -15,6 +15,9 @@ class ConfigError(CompactHydraException, ValueError):
         self.key, self.problem, self.full_key = key, problem, full_key
         super().__init__(f"{key}: {problem}")
 
+    def __reduce__(self):  # picklable, so a parallel launcher's worker can hand it back
+        return ConfigError, (self.key, self.problem, self.full_key)
+
     def with_group(self, group: str) -> "ConfigError":
         """The same error with its key prefixed by ``group``, unless ``key`` is already the full key."""
         return self if self.full_key else ConfigError(f"{group}.{self.key}", self.problem)

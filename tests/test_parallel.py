@@ -1,0 +1,86 @@
+"""Parallel sweeps on one machine: Hydra's joblib launcher, each job with its share of threads and its own GPU."""
+
+import multiprocessing
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from src.utils import parallel
+from src.utils.parallel import claim_gpu, threads_per_job
+from tests.conftest import TINY_RNN, run_train
+from tests.helpers import hparams_metric_tags, read_scalars
+
+TINY_SWEEP = [o for o in TINY_RNN if not o.startswith("data.input_length")] + ["callbacks.early_stopping=null"]
+
+
+def log_span(job_dir: Path) -> tuple[datetime, datetime]:
+    """When a job started and ended, from the first and last time stamps of its train.log."""
+    stamps = [line[1:24] for line in (job_dir / "train.log").read_text().splitlines() if line.startswith("[20")]
+    first, last = (datetime.strptime(s, "%Y-%m-%d %H:%M:%S,%f") for s in (stamps[0], stamps[-1]))
+    return first, last
+
+
+def test_parallel_sweep_runs_jobs_at_once_with_the_serial_sweeps_outputs(tmp_path):
+    result = run_train(
+        "-m",
+        "launcher=parallel",
+        "hydra.launcher.n_jobs=2",
+        "data.input_length=3,4,0,5",
+        "data.data_size=4000",
+        *TINY_SWEEP,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr  # one job failed, on purpose
+    (root,) = (tmp_path / "multirun").glob("*/*")
+    jobs = sorted(p.name for p in root.iterdir() if (p / ".hydra").is_dir())
+    assert jobs == [f"data.input_length={n}" for n in (0, 3, 4, 5)]
+    for job in jobs[1:]:
+        assert {"val/acc", "val/acc_best", "test/acc"} <= set(read_scalars(root / job))
+        assert "val/acc" in hparams_metric_tags(root / job)
+        assert (root / job / "COMPLETED").is_file() and (root / job / "checkpoints" / "last.ckpt").is_file()
+    assert "data.input_length: must be an integer >= 1" in (root / "data.input_length=0" / "FAILED").read_text()
+    statuses = [line.split("\t")[1] for line in (root / "summary.tsv").read_text().splitlines()[1:]]
+    assert sorted(statuses) == ["COMPLETED", "COMPLETED", "COMPLETED", "FAILED"]
+    report = (root / "report" / "report.md").read_text()  # written once, by the launching process
+    assert "| data.input_length=0 | FAILED: ConfigError:" in report and report.count("| ok |") == 3
+    spans = sorted(log_span(root / job) for job in jobs[1:])
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))  # two jobs ran at once
+    assert "threads=1" in (root / "data.input_length=3" / "train.log").read_text()
+
+
+def test_threads_are_shared_between_concurrent_jobs(monkeypatch):
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 8)
+    assert [threads_per_job(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+
+
+def hold_a_gpu(lock_dir: str, n_gpus: int, seconds: float, queue) -> None:
+    with claim_gpu(lock_dir, n_gpus, poll_seconds=0.01) as index:
+        start = time.monotonic()
+        time.sleep(seconds)
+        queue.put((index, start, time.monotonic()))
+
+
+@pytest.mark.parametrize("n_gpus, n_jobs", [(2, 5), (1, 3)])
+def test_concurrent_jobs_never_share_a_gpu(tmp_path, n_gpus, n_jobs):
+    context = multiprocessing.get_context("fork")  # the workers only take locks: no torch in them
+    queue = context.Queue()
+    jobs = [context.Process(target=hold_a_gpu, args=(str(tmp_path), n_gpus, 0.3, queue)) for _ in range(n_jobs)]
+    for job in jobs:
+        job.start()
+    held = [queue.get(timeout=60) for _ in jobs]
+    for job in jobs:
+        job.join(timeout=60)
+    assert {index for index, _, _ in held} == set(range(n_gpus))  # every GPU used
+    for gpu in range(n_gpus):
+        spans = sorted((start, end) for index, start, end in held if index == gpu)
+        assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:]))  # one job at a time on each GPU
+
+
+def test_the_first_free_gpu_is_taken_and_released_after_the_job(tmp_path):
+    with claim_gpu(tmp_path, 3) as first, claim_gpu(tmp_path, 3) as second:
+        assert (first, second) == (0, 1)
+    with claim_gpu(tmp_path, 3) as again:
+        assert again == 0
