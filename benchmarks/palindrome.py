@@ -1,14 +1,17 @@
-"""Training throughput of the framework against a plain PyTorch loop, on the same tensors and network.
+"""Training throughput of the framework, eager and compiled, against a plain PyTorch loop.
 
-    python benchmarks/palindrome.py [input_length] [repeats]
+    python benchmarks/palindrome.py [input_length] [repeats] [--no-compile]
 
-Both train the vanilla RNN for one epoch at input_length 19 (80,000 samples, batch 128,
-RMSprop, gradient clipping at 10). The framework path is the one train.py builds (datamodule,
-Classifier, Trainer with the default callbacks and TensorBoard logger); only its training epoch
-is timed, as is the plain loop's. One untimed epoch of each warms the process up; then the two
-run ``repeats`` times (default 5) in adjacent pairs. A shared machine drifts between fast and
-slow spells that last longer than a pair, so each pair gives a ratio measured under one load;
-their median is the figure. The last line is ``ratio framework/plain: R`` (that median).
+All train the vanilla RNN at input_length 19 (80,000 samples, batch 128, RMSprop, gradient
+clipping at 10) on the same tensors. The framework paths are the run train.py builds
+(``build_run``: datamodule, Classifier, Trainer with the default callbacks and TensorBoard
+logger), eagerly and with ``module.compile=true``; the plain loop is the straightforward eager
+loop a user would write. Only training epochs are timed; the compiled path trains two epochs and
+its second is timed (the first includes compiling: its extra time is printed as the compile
+time). One untimed round of each warms the process up; then the three run ``repeats`` times
+(default 5) in adjacent triples. A shared machine drifts between fast and slow spells that last
+longer than a triple, so each triple gives ratios measured under one load; their medians are
+the figures. The last line is ``ratio framework(best)/plain: R``, best of eager and compiled.
 """
 
 import statistics
@@ -32,9 +35,10 @@ class EpochTimer(pl.Callback):
 
     def on_train_epoch_end(self, trainer, module):
         self.seconds = time.perf_counter() - self.start
+        self.first = getattr(self, "first", self.seconds)
 
 
-def compose_cfg(input_length: int, output_dir: str):
+def compose_cfg(input_length: int, output_dir: str, *extra: str):
     overrides = [
         f"data.input_length={input_length}",
         "trainer=cpu",
@@ -44,14 +48,19 @@ def compose_cfg(input_length: int, output_dir: str):
         "callbacks.progress_bar=null",
         "trainer.enable_progress_bar=false",
         "callbacks.early_stopping=null",
+        *extra,
     ]
     return compose_config(overrides, output_dir)
 
 
 def framework_epoch(cfg) -> tuple[float, int]:
-    """Seconds for one training epoch of the run train.py builds (``build_run``), and samples seen."""
+    """Seconds for the last training epoch of the run train.py builds (``build_run``), and samples seen.
+
+    The first epoch's seconds are kept in ``framework_epoch.first`` (with compiling, if any).
+    """
     run = build_run(cfg, extra_callbacks=[timer := EpochTimer()])
     run.trainer.fit(run.module, datamodule=run.datamodule)
+    framework_epoch.first = timer.first
     return timer.seconds, len(run.datamodule.splits["train"][1])
 
 
@@ -59,38 +68,54 @@ def plain_epoch(cfg) -> tuple[float, int]:
     """The same epoch as a hand-written loop: forward, cross-entropy, backward, clip, step."""
     pl.seed_everything(cfg.seed, verbose=False)
     datamodule = build("data", cfg.data)
-    net = build("model", cfg.model)
+    device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
+    net = build("model", cfg.model).to(device)
     optimizer = build("optimizer", cfg.optimizer)(net.parameters())
     datamodule.setup()
     loader = datamodule.train_dataloader()
     start = time.perf_counter()
     for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = torch.nn.functional.cross_entropy(net(x), y)
         optimizer.zero_grad()
         loss.backward()
         clip_grad_norm_(net.parameters(), cfg.trainer.gradient_clip_val)
         optimizer.step()
+    torch.cuda.synchronize() if device.type == "cuda" else None
     return time.perf_counter() - start, len(datamodule.splits["train"][1])
 
 
-def main(input_length: int = 19, repeats: int = 5) -> None:
-    rates = {"framework": [], "plain": []}
+def main(input_length: int = 19, repeats: int = 5, compiled: bool = True) -> None:
+    paths = {"eager": framework_epoch, "plain": plain_epoch}
+    rates: dict[str, list[float]] = {name: [] for name in ("eager", "compiled", "plain")}
     with tempfile.TemporaryDirectory() as output_dir:
-        cfg = compose_cfg(input_length, output_dir)
-        framework_epoch(cfg), plain_epoch(cfg)  # warm-up: lazy imports and first-call set-up
+        cfgs = {"eager": compose_cfg(input_length, output_dir), "plain": compose_cfg(input_length, output_dir)}
+        if compiled:
+            paths["compiled"] = framework_epoch
+            cfgs["compiled"] = compose_cfg(input_length, output_dir, "module.compile=true", "trainer.max_epochs=2")
+        warm = {}
+        for name, run in paths.items():  # lazy imports, first calls, and compiling, untimed
+            warm[name] = run(cfgs[name])[0]
+            if name == "compiled":
+                compile_seconds = framework_epoch.first - warm[name]
         for _ in range(repeats):
-            for name, run in (("framework", framework_epoch), ("plain", plain_epoch)):
-                seconds, samples = run(cfg)
+            for name, run in paths.items():
+                seconds, samples = run(cfgs[name])
                 rates[name].append(samples / seconds)
-                print(f"{name:9s} {samples / seconds:10.0f} samples/s ({seconds:.2f} s)", flush=True)
-    ratios = [f / p for f, p in zip(rates["framework"], rates["plain"])]
-    print(
-        f"best: framework {max(rates['framework']):.0f} samples/s, plain {max(rates['plain']):.0f} samples/s, "
-        f"ratio of bests {max(rates['framework']) / max(rates['plain']):.3f}"
-    )
-    print("ratio per pair: " + " ".join(f"{r:.3f}" for r in ratios))
-    print(f"ratio framework/plain: {statistics.median(ratios):.3f}")
+                print(f"{name:9s} {samples / seconds:10.0f} samples/s ({seconds:.2f} s an epoch)", flush=True)
+        if compiled:
+            print(
+                f"compile time: {compile_seconds:.1f} s (first epoch {compile_seconds + warm['compiled']:.1f} s, "
+                f"then {warm['compiled']:.1f} s an epoch; a later run of the same shapes reads the compile cache)"
+            )
+    ratios = {name: [r / p for r, p in zip(rates[name], rates["plain"])] for name in rates if rates[name]}
+    for name, values in ratios.items():
+        if name != "plain":
+            print(f"{name}/plain per triple: " + " ".join(f"{r:.3f}" for r in values))
+    best = max(statistics.median(values) for name, values in ratios.items() if name != "plain")
+    print(f"ratio framework(best)/plain: {best:.3f}")
 
 
 if __name__ == "__main__":
-    main(*map(int, sys.argv[1:]))
+    numbers = [int(a) for a in sys.argv[1:] if not a.startswith("--")]
+    main(*numbers, compiled="--no-compile" not in sys.argv)

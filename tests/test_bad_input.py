@@ -44,6 +44,10 @@ BAD_INPUTS = [
     (["model=mlp", "model.hidden_units='0'"], "model.hidden_units: must be positive integers"),
     (["model=mlp", "data=palindrome"], "model: cannot take this data's batches (inputs (2, 10, 1)"),
     (["model=cnn", "data=moons"], "model: needs data.channels, which the chosen config does not define"),
+    (["module.compile=yes"], "module.compile: must be true or false, got 'yes'"),
+    (["module.compile_mode=fast"], "module.compile_mode: must be one of default, reduce-overhead,"),
+    (["model=mlp_numpy", "module.compile=true"], "module.compile: model=mlp_numpy is NumPy, not a torch network"),
+    (["module.label_smoothing=1.5"], "module.label_smoothing: must be a number in [0.0, 1.0), got 1.5"),
     # trainer
     (["trainer.max_steps=abc"], "trainer.max_steps: must be an integer >= -1, got 'abc'"),
     (["trainer.precision=15"], "trainer.precision: must be one of 64-true,"),

@@ -181,3 +181,17 @@ def test_a_run_without_validation_tests_its_final_weights_and_says_so(make_cfg, 
 def test_a_sweep_lists_an_interrupted_job_as_interrupted(tmp_path):
     (tmp_path / "INTERRUPTED").write_text("SIGTERM at step 12\npython train.py ckpt_path=x\n")
     assert job_status(tmp_path) == ("INTERRUPTED", "SIGTERM at step 12")
+
+
+def test_a_second_ctrl_c_exits_at_once(monkeypatch, tmp_path):
+    import os
+
+    from src.callbacks.safety import GracefulInterrupt
+
+    exits = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+    interrupt = GracefulInterrupt(tmp_path, "python train.py")
+    interrupt._request(signal.SIGINT, None)  # the first: finish the batch, save, stop
+    assert exits == [] and interrupt.received == signal.SIGINT
+    interrupt._request(signal.SIGINT, None)  # the second: now
+    assert exits == [130]

@@ -12,6 +12,17 @@ from typing_extensions import override
 from src.metric_tags import SPLITS, tag
 from src.metrics import LossAccuracy
 from src.utils.internals import FastHookNames
+from src.utils.validation import ConfigError, check_choice
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def check_compile(compile: bool, mode: str) -> bool:
+    """Whether to ``torch.compile`` the network; a bad setting is a ConfigError naming its key."""
+    if not isinstance(compile, bool):
+        raise ConfigError("compile", f"must be true or false, got {compile!r}")
+    check_choice("compile_mode", mode, COMPILE_MODES)
+    return compile
 
 
 class Classifier(FastHookNames, pl.LightningModule):
@@ -24,7 +35,10 @@ class Classifier(FastHookNames, pl.LightningModule):
     machinery (and a device sync) off every other step. Metric states are persistent, so a run
     resumed mid-epoch from a checkpoint ends with the same metrics as one never interrupted.
     The optimizer (and optional LR scheduler) arrive as Hydra partials and are called with the
-    parameters. An experiment with behaviour of its own overrides ``step`` (see ``ImageClassifier``,
+    parameters. ``compile`` compiles the network with ``torch.compile`` (``compile_mode``: default,
+    reduce-overhead = CUDA graphs, max-autotune); shapes that vary (a last short batch, a growing
+    curriculum length) are marked dynamic after their first change instead of recompiling each.
+    An experiment with behaviour of its own overrides ``step`` (see ``ImageClassifier``,
     ``NumpyMLPClassifier``).
     """
 
@@ -33,10 +47,24 @@ class Classifier(FastHookNames, pl.LightningModule):
         net: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable | None = None,
+        compile: bool = False,
+        compile_mode: str = "default",
+        label_smoothing: float = 0.0,
     ):
         super().__init__()
+        if (
+            not isinstance(label_smoothing, (int, float))
+            or isinstance(label_smoothing, bool)
+            or not (0.0 <= label_smoothing < 1.0)
+        ):
+            raise ConfigError("label_smoothing", f"must be a number in [0.0, 1.0), got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
+        if check_compile(compile, compile_mode):
+            # in place (nn.Module.compile): parameter names and state_dict keys stay those of the
+            # eager network, so checkpoints move freely between compiled and eager runs
+            self.net.compile(mode=compile_mode, dynamic=None)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         # keyed "train_" etc.: a ModuleDict key may not shadow nn.Module.train
         self.metrics = nn.ModuleDict({s + "_": LossAccuracy() for s in SPLITS})
@@ -48,11 +76,16 @@ class Classifier(FastHookNames, pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def eager_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward pass, never compiled: a check on one batch should not compile the network for it."""
+        return self.net.forward(x)
+
     def step(self, batch, split: str) -> torch.Tensor:
         """Loss of one batch of ``split``, recorded in its metrics; the one step every hook calls."""
         x, y = batch
         logits = self.net(x)
-        loss = F.cross_entropy(logits, y)
+        smoothing = self.label_smoothing if split == "train" else 0.0  # evaluation reports the plain loss
+        loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
         self.record(split, loss, logits, y)
         return loss
 

@@ -15,8 +15,17 @@ class ImageClassifier(Classifier):
     and augmentation, which do not keep the layout.
     """
 
-    def __init__(self, net: nn.Module, optimizer, scheduler=None, channels_last: bool = False):
-        super().__init__(net, optimizer, scheduler)
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer,
+        scheduler=None,
+        channels_last: bool = False,
+        compile: bool = False,
+        compile_mode: str = "default",
+        label_smoothing: float = 0.0,
+    ):
+        super().__init__(net, optimizer, scheduler, compile, compile_mode, label_smoothing)
         self.channels_last = channels_last
         if channels_last:
             self.net.to(memory_format=torch.channels_last)

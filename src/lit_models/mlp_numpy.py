@@ -50,7 +50,19 @@ def sgd_learning_rate(optimizer) -> float:
 class NumpyMLPClassifier(Classifier):
     """The Classifier's metrics and logging around a ``NumpyMLP`` trained by its own SGD."""
 
-    def __init__(self, net: NumpyMLP, optimizer, scheduler=None):
+    def __init__(
+        self,
+        net: NumpyMLP,
+        optimizer,
+        scheduler=None,
+        compile: bool = False,
+        compile_mode: str = "default",
+        label_smoothing: float = 0.0,
+    ):
+        if label_smoothing:
+            raise ConfigError("label_smoothing", "is not implemented by the NumPy MLP's hand-written loss")
+        if compile:
+            raise ConfigError("compile", "model=mlp_numpy is NumPy, not a torch network: it cannot be compiled")
         if scheduler is not None:
             raise ConfigError("scheduler", "is not implemented by the NumPy MLP (plain SGD at a fixed learning rate)")
         lr = sgd_learning_rate(optimizer)
@@ -64,6 +76,10 @@ class NumpyMLPClassifier(Classifier):
     @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.numpy_net.forward(x.cpu().numpy())[0])
+
+    @override
+    def eager_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(x)
 
     @override
     def step(self, batch, split: str) -> torch.Tensor:

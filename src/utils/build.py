@@ -109,8 +109,8 @@ def check_model_takes_data(module: pl.LightningModule, datamodule) -> None:
     """One forward pass on two training samples, so a network that cannot take this data fails here."""
     inputs, labels = datamodule.example_batch(2)
     try:
-        with torch.no_grad():
-            logits = module(inputs)
+        with torch.no_grad():  # eager: a compiled network would compile for this one batch
+            logits = module.eager_forward(inputs) if hasattr(module, "eager_forward") else module(inputs)
     except Exception as error:  # noqa: BLE001 - whatever the network raises, the pairing is the problem
         raise ConfigError(
             "model",

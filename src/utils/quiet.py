@@ -4,7 +4,10 @@ import logging
 import warnings
 
 # Exact texts: anything Lightning or torch says beyond these still reaches the user.
-NOISE_LOG_PREFIXES = ("💡 Tip: For seamless cloud logging",)  # Lightning's advert for its LitLogger service
+NOISE_LOG_PREFIXES = (
+    "💡 Tip: For seamless cloud logging",  # Lightning's advert for its LitLogger service
+    "No CUDA runtime is found, using CUDA_HOME",  # torch.compile on a CPU machine with a CUDA build of torch
+)
 NOISE_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)  # Lightning 2.6 on torch 2.14's pytree
 
 
@@ -18,7 +21,11 @@ _FILTER = DropNoise()
 
 def silence_known_noise() -> None:
     """Install the filters (idempotent): Lightning's per-run tip and one deprecation warning."""
-    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
+    for name in (
+        "pytorch_lightning.utilities.rank_zero",
+        "lightning_fabric.utilities.rank_zero",
+        "torch.utils.cpp_extension",
+    ):
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)

@@ -1,0 +1,40 @@
+"""module.compile=true: torch.compile on the network, checkpoints interchangeable with eager runs."""
+
+import subprocess
+import sys
+
+import torch
+
+from src.utils.build import build_run
+from src.utils.compose import ROOT_DIR
+from tests.conftest import TINY_RNN, subprocess_env
+from tests.helpers import read_scalars
+from train import train
+
+
+def test_a_compiled_run_trains_and_its_checkpoints_load_into_an_eager_network(make_cfg, tmp_path):
+    train(make_cfg(*TINY_RNN, "trainer.max_epochs=2", "module.compile=true", name="compiled"))
+    assert read_scalars(tmp_path / "compiled")["val/acc_best"][-1] > 0.2  # chance is 0.1
+    compiled = torch.load(tmp_path / "compiled" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    eager = build_run(make_cfg(*TINY_RNN, name="eager")).module
+    assert set(compiled) == set(eager.state_dict())  # no _orig_mod. prefixes
+    eager.load_state_dict(compiled)  # strict: every key fits
+    again = build_run(make_cfg(*TINY_RNN, "module.compile=true", name="again")).module
+    again.load_state_dict(eager.state_dict())  # and back
+
+
+def test_the_gpu_benchmark_runs_on_the_cpu_with_tiny_sizes():
+    result = subprocess.run(
+        [sys.executable, str(ROOT_DIR / "benchmarks" / "gpu.py"), "--tiny"],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT_DIR,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "compiled/plain" in out and "eager/plain" in out
+    for variant in ("fp32", "bf16+channels_last", "bf16+channels_last+compile"):
+        assert f"reduced VGG {variant}" in out
+    assert "fashion_fast: test accuracy" in out
