@@ -3,14 +3,17 @@
     python benchmarks/palindrome.py [input_length] [repeats] [--no-compile]
 
 All train the vanilla RNN at input_length 19 (80,000 samples, batch 128, RMSprop, gradient
-clipping at 10) on the same tensors. The framework paths are the run train.py builds
-(``build_run``: datamodule, Classifier, Trainer with the default callbacks and TensorBoard
-logger), eagerly and with ``module.compile=true``; the plain loop is the straightforward eager
-loop a user would write. Only training epochs are timed; the compiled path trains two epochs and
+clipping at 10) on the same tensors, from the same initial weights. The framework paths are the
+run train.py builds (``build_run``: datamodule, Classifier, Trainer with the default callbacks
+and TensorBoard logger), eagerly and with ``module.compile=true``. The plain loop is the
+straightforward eager loop a user would write, over the RNN as a user writes it from the
+equations (``StepByStepRNN``: each step indexes and projects its input); a fourth path runs the
+plain loop over the framework's own network, so the loop's overhead is printed on its own.
+Only training epochs are timed; the compiled path trains two epochs and
 its second is timed (the first includes compiling: its extra time is printed as the compile
-time). One untimed round of each warms the process up; then the three run ``repeats`` times
-(default 5) in adjacent triples. A shared machine drifts between fast and slow spells that last
-longer than a triple, so each triple gives ratios measured under one load; their medians are
+time). One untimed round of each warms the process up; then all four run ``repeats`` times
+(default 5) in adjacent rounds. A shared machine drifts between fast and slow spells that last
+longer than a round, so each round gives ratios measured under one load; their medians are
 the figures. The last line is ``ratio framework(best)/plain: R``, best of eager and compiled.
 """
 
@@ -64,12 +67,32 @@ def framework_epoch(cfg) -> tuple[float, int]:
     return timer.seconds, len(run.datamodule.splits["train"][1])
 
 
-def plain_epoch(cfg) -> tuple[float, int]:
+class StepByStepRNN(torch.nn.Module):
+    """The vanilla RNN as a user writes it from the equations: each step indexes its input and
+    projects it, ``h = tanh(x_t W_hx^T + h W_hh^T + b_h)``. Same parameters as ``VanillaRNN``."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.W_hx, self.W_hh, self.b_h, self.W_ph, self.b_o = (
+            torch.nn.Parameter(p.detach().clone()) for p in (net.W_hx, net.W_hh, net.b_h, net.W_ph, net.b_o)
+        )
+
+    def forward(self, x):
+        h = torch.zeros(x.shape[0], self.W_hh.shape[0], device=x.device)
+        for t in range(x.shape[1]):
+            h = torch.tanh(x[:, t] @ self.W_hx.T + h @ self.W_hh.T + self.b_h)
+        return h @ self.W_ph.T + self.b_o
+
+
+def plain_epoch(cfg, network: str = "hand-written") -> tuple[float, int]:
     """The same epoch as a hand-written loop: forward, cross-entropy, backward, clip, step."""
     pl.seed_everything(cfg.seed, verbose=False)
     datamodule = build("data", cfg.data)
     device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
-    net = build("model", cfg.model).to(device)
+    net = build("model", cfg.model)
+    if network == "hand-written" and hasattr(net, "W_hh"):  # the vanilla RNN: as a user would write it
+        net = StepByStepRNN(net)
+    net = net.to(device)
     optimizer = build("optimizer", cfg.optimizer)(net.parameters())
     datamodule.setup()
     loader = datamodule.train_dataloader()
@@ -85,11 +108,16 @@ def plain_epoch(cfg) -> tuple[float, int]:
     return time.perf_counter() - start, len(datamodule.splits["train"][1])
 
 
+def same_network_epoch(cfg) -> tuple[float, int]:
+    """The plain loop over the framework's own ``VanillaRNN``: what the framework's loop costs."""
+    return plain_epoch(cfg, network="framework")
+
+
 def main(input_length: int = 19, repeats: int = 5, compiled: bool = True) -> None:
-    paths = {"eager": framework_epoch, "plain": plain_epoch}
-    rates: dict[str, list[float]] = {name: [] for name in ("eager", "compiled", "plain")}
+    paths = {"eager": framework_epoch, "plain": plain_epoch, "plain-same": same_network_epoch}
+    rates: dict[str, list[float]] = {name: [] for name in ("eager", "compiled", "plain", "plain-same")}
     with tempfile.TemporaryDirectory() as output_dir:
-        cfgs = {"eager": compose_cfg(input_length, output_dir), "plain": compose_cfg(input_length, output_dir)}
+        cfgs = {name: compose_cfg(input_length, output_dir) for name in ("eager", "plain", "plain-same")}
         if compiled:
             paths["compiled"] = framework_epoch
             cfgs["compiled"] = compose_cfg(input_length, output_dir, "module.compile=true", "trainer.max_epochs=2")
@@ -108,11 +136,17 @@ def main(input_length: int = 19, repeats: int = 5, compiled: bool = True) -> Non
                 f"compile time: {compile_seconds:.1f} s (first epoch {compile_seconds + warm['compiled']:.1f} s, "
                 f"then {warm['compiled']:.1f} s an epoch; a later run of the same shapes reads the compile cache)"
             )
-    ratios = {name: [r / p for r, p in zip(rates[name], rates["plain"])] for name in rates if rates[name]}
+    overhead = [e / p for e, p in zip(rates["eager"], rates["plain-same"])]
+    print(
+        "framework eager / plain loop with the framework's own network, per round (the loop's overhead): "
+        + " ".join(f"{r:.3f}" for r in overhead)
+        + f"; median {statistics.median(overhead):.3f}"
+    )
+    ratios = {name: [r / p for r, p in zip(rates[name], rates["plain"])] for name in ("eager", "compiled")}
     for name, values in ratios.items():
-        if name != "plain":
-            print(f"{name}/plain per triple: " + " ".join(f"{r:.3f}" for r in values))
-    best = max(statistics.median(values) for name, values in ratios.items() if name != "plain")
+        if values:
+            print(f"{name}/plain per round: " + " ".join(f"{r:.3f}" for r in values))
+    best = max(statistics.median(values) for values in ratios.values() if values)
     print(f"ratio framework(best)/plain: {best:.3f}")
 
 

@@ -28,3 +28,18 @@ def test_loss_on_the_last_step_backpropagates_to_the_first_input():
     net(x).sum().backward()
     assert x.grad[:, 0].abs().sum() > 0
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+
+
+def test_gradients_match_the_recurrence_written_step_by_step():
+    torch.manual_seed(0)
+    net = VanillaRNN(input_dim=1, hidden_dim=6, num_classes=4)
+    x = torch.randn(3, 7, 1)
+    net(x).square().sum().backward()
+    fast = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    h = torch.zeros(3, 6)
+    for t in range(7):  # the equations as written, one indexed step at a time
+        h = torch.tanh(x[:, t] @ net.W_hx.T + h @ net.W_hh.T + net.b_h)
+    (h @ net.W_ph.T + net.b_o).square().sum().backward()
+    for got, expected in zip(fast, (p.grad for p in net.parameters())):
+        torch.testing.assert_close(got, expected)

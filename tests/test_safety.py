@@ -103,7 +103,7 @@ def test_a_diverging_run_fails_with_one_line_and_its_sweep_lists_it_failed(tmp_p
         "-m", "model=mlp", "optimizer.lr=1e9,0.01", "trainer.max_steps=30", *QUIET, cwd=tmp_path, check=False
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "train/loss is not finite (nan or inf) by step" in result.stderr
+    assert "train/loss is not finite (nan or inf) at step" in result.stderr
     assert "try a smaller optimizer.lr (now 1e+09)" in result.stderr
     (root,) = (tmp_path / "multirun").glob("*/*")
     summary = {line.split("\t")[0]: line.split("\t")[1:] for line in (root / "summary.tsv").read_text().splitlines()}
