@@ -3,7 +3,7 @@
     python benchmarks/sweep.py [max_epochs] [data_size]
 
 Runs ``python train.py -m data.input_length='range(3,20)'`` twice, with reduced data and epochs
-(defaults: 3 epochs of 50,000 samples; no early stopping, so every job does the same work): once
+(defaults: 4 epochs of 50,000 samples; no early stopping, so every job does the same work): once
 with Hydra's basic launcher (one job after another, each with all cores' threads) and once with
 ``launcher=parallel`` (joblib, one job per core, one thread each). Prints both wall times and, as
 its last line, ``ratio parallel/serial speedup: S`` (serial time / parallel time).
@@ -40,7 +40,7 @@ def sweep_seconds(output_dir: Path, *extra: str, max_epochs: int, data_size: int
     return seconds
 
 
-def main(max_epochs: int = 3, data_size: int = 50_000) -> None:
+def main(max_epochs: int = 4, data_size: int = 50_000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         serial = sweep_seconds(Path(tmp) / "serial", max_epochs=max_epochs, data_size=data_size)
         print(f"serial   (basic launcher)          {serial:6.1f} s", flush=True)
