@@ -13,6 +13,7 @@ the requested sizes exceed the supply, ``sampling`` decides what happens:
 import math
 import os
 import warnings
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +47,13 @@ def distinct_halves(count: int, width: int, generator: torch.Generator) -> torch
 def palindromes(halves: torch.Tensor, length: int) -> torch.Tensor:
     """Full palindromes of ``length`` digits from their first ``ceil(length / 2)`` digits."""
     return torch.cat([halves, halves[:, : length - halves.shape[1]].flip(1)], dim=1)
+
+
+class Stage(NamedTuple):
+    """A curriculum stage's data: palindromes with ``input_length`` inputs, split like the target's."""
+
+    input_length: int
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
 
 
 def available_memory() -> int:
@@ -130,7 +138,7 @@ class PalindromeDataModule(InMemoryDataModule):
             )
         check_fits_in_memory(sum(self.sizes.values()), self.input_length, self.input_dim)
         self.train_length = self.input_length
-        self._stage: tuple[int, dict] | None = None  # the curriculum's current length and its splits
+        self._stage: Stage | None = None  # the curriculum's current stage
         self._train_batches: TensorBatches | None = None
 
     def make_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -182,9 +190,9 @@ class PalindromeDataModule(InMemoryDataModule):
         if input_length == self.input_length:
             self.setup()
             return self.splits[split]
-        if self._stage is None or self._stage[0] != input_length:
-            self._stage = (input_length, self.generate(input_length))
-        return self._stage[1][split]
+        if self._stage is None or self._stage.input_length != input_length:
+            self._stage = Stage(input_length, self.generate(input_length))
+        return self._stage.splits[split]
 
     def set_train_length(self, input_length: int) -> None:
         """Train on palindromes with ``input_length`` inputs from the next epoch on."""
