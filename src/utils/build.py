@@ -14,6 +14,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from lightning_fabric.accelerators.cuda import is_cuda_available
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError
 
@@ -97,7 +98,7 @@ def check_optimizer(cfg: DictConfig) -> None:
 
 def check_accelerator(cfg: DictConfig) -> None:
     """``trainer=gpu`` where no GPU is present fails here, not deep inside Lightning."""
-    if cfg.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
+    if cfg.get("accelerator") in ("gpu", "cuda") and not is_cuda_available():  # fork-safe: asks NVML
         raise ConfigError(
             "trainer.accelerator",
             "is 'gpu' but this machine has no CUDA GPU; use trainer=cpu, "

@@ -107,13 +107,14 @@ def check_trainer(trainer: DictConfig) -> None:
 
 
 def check_device_count(trainer: DictConfig, devices) -> None:
-    """More GPUs than the machine has, or several CPU processes on one core, fail here, not in Lightning."""
-    import torch
-
+    """More GPUs than the machine has fail here, not in Lightning."""
     accelerator = trainer.get("accelerator", "auto")
     count = len(devices) if OmegaConf.is_list(devices) else devices
     if accelerator in ("gpu", "cuda") and isinstance(count, int):
-        available = torch.cuda.device_count()
+        # counted through NVML, without starting CUDA in this process: ddp_fork forks it later
+        from lightning_fabric.accelerators.cuda import num_cuda_devices
+
+        available = num_cuda_devices()
         if available and count > available:  # no GPU at all: check_accelerator says so
             raise ConfigError(
                 "trainer.devices",

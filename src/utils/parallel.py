@@ -27,9 +27,9 @@ def cpu_count() -> int:
 
 def parallel_jobs() -> int:
     """How many jobs this machine holds at once: one per GPU, or one per core without GPUs."""
-    import torch
+    from lightning_fabric.accelerators.cuda import num_cuda_devices  # counts through NVML: fork-safe
 
-    return torch.cuda.device_count() or cpu_count()
+    return num_cuda_devices() or cpu_count()
 
 
 def threads_per_job(n_jobs: int) -> int:
@@ -75,14 +75,15 @@ def job_share(n_jobs: int | None, lock_dir: str | Path, trainer_cfg) -> Iterator
         yield
         return
     import torch
+    from lightning_fabric.accelerators.cuda import num_cuda_devices
 
     n_jobs = parallel_jobs() if n_jobs < 0 else n_jobs
     torch.set_num_threads(threads_per_job(n_jobs))
     log.info("one of %d concurrent jobs: threads=%d", n_jobs, torch.get_num_threads())
-    on_gpu = trainer_cfg.get("accelerator") in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    on_gpu = trainer_cfg.get("accelerator") in ("auto", "gpu", "cuda") and num_cuda_devices() > 0
     if not on_gpu or trainer_cfg.get("devices") != 1:
         yield
         return
-    with claim_gpu(lock_dir, torch.cuda.device_count()) as index:
+    with claim_gpu(lock_dir, num_cuda_devices()) as index:
         trainer_cfg.devices = [index]
         yield
