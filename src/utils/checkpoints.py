@@ -56,8 +56,7 @@ def resume_settings(cfg: DictConfig) -> dict[str, Any]:
     settings = {
         k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in resolved.items()
     }
-    flat = {k: v for k, v in flatten(settings).items() if k not in RESUME_FREE}
-    return {k: v for k, v in flat.items() if not k.startswith(RESUME_FREE)}
+    return {k: v for k, v in flatten(settings).items() if not k.startswith(RESUME_FREE)}
 
 
 class RunConfigInCheckpoint(Callback):

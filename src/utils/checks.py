@@ -10,15 +10,11 @@ import math
 from omegaconf import DictConfig, OmegaConf
 
 from src.metric_tags import MONITORABLE_TAGS, RESULT_TAGS
-from src.utils.validation import ConfigError, check_choice, check_int
+from src.utils.validation import ConfigError, check_choice, check_int, is_int, is_number
 
 PRECISIONS = ("64-true", "64", "32-true", "32", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "transformer-engine")
 PRECISIONS_AS_NUMBERS = (64, 32, 16)
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
-
-
-def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_finite_number(key: str, value, minimum: float | None = None, allow_none: bool = True) -> None:
@@ -41,7 +37,7 @@ def check_optional_int(key: str, value, minimum: int) -> None:
 
 def check_batches_limit(key: str, value) -> None:
     """``limit_*_batches``: null, a number of batches, or a fraction of them."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+    if value is None or (is_int(value) and value >= 0):
         return
     if isinstance(value, float) and 0.0 <= value <= 1.0:
         return
@@ -70,8 +66,7 @@ def check_trainer(trainer: DictConfig) -> None:
         raise ConfigError(key("max_epochs" if trainer.get("max_epochs") == 0 else "max_steps"), "must not be 0")
     interval = trainer.get("val_check_interval")
     if interval is not None and not (
-        (isinstance(interval, int) and not isinstance(interval, bool) and interval >= 1)
-        or (isinstance(interval, float) and 0.0 < interval <= 1.0)
+        (is_int(interval) and interval >= 1) or (isinstance(interval, float) and 0.0 < interval <= 1.0)
     ):
         raise ConfigError(
             key("val_check_interval"),
@@ -91,14 +86,14 @@ def check_trainer(trainer: DictConfig) -> None:
     devices = trainer.get("devices", 1)
     as_list = list(devices) if OmegaConf.is_list(devices) or isinstance(devices, list) else None
     if as_list is not None:  # device indices, as a parallel sweep assigns them
-        if not as_list or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in as_list):
+        if not as_list or not all(is_int(d) and d >= 0 for d in as_list):
             raise ConfigError(key("devices"), f"must list device indices >= 0, got {devices!r}")
-    elif devices != "auto" and not (isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1):
+    elif devices != "auto" and not (is_int(devices) and devices >= 1):
         raise ConfigError(key("devices"), f"must be an integer >= 1 or 'auto', got {devices!r}")
-    check_device_count(trainer, devices)
+    check_gpus(trainer, devices)
     check_bool(key("detect_anomaly"), trainer.get("detect_anomaly", False))
     fast = trainer.get("fast_dev_run", False)
-    if not isinstance(fast, bool) and not (isinstance(fast, int) and fast >= 0):
+    if not isinstance(fast, bool) and not (is_int(fast) and fast >= 0):
         raise ConfigError(key("fast_dev_run"), f"must be true, false or a number of batches >= 0, got {fast!r}")
     check_batches_limit(key("overfit_batches"), trainer.get("overfit_batches", 0.0))
     deterministic = trainer.get("deterministic", False)
@@ -106,21 +101,26 @@ def check_trainer(trainer: DictConfig) -> None:
         raise ConfigError(key("deterministic"), f"must be true, false or 'warn', got {deterministic!r}")
 
 
-def check_device_count(trainer: DictConfig, devices) -> None:
-    """More GPUs than the machine has fail here, not in Lightning."""
-    accelerator = trainer.get("accelerator", "auto")
-    count = len(devices) if OmegaConf.is_list(devices) else devices
-    if accelerator in ("gpu", "cuda") and isinstance(count, int):
-        # counted through NVML, without starting CUDA in this process: ddp_fork forks it later
-        from lightning_fabric.accelerators.cuda import num_cuda_devices
+def check_gpus(trainer: DictConfig, devices) -> None:
+    """``trainer=gpu`` without a GPU, or more GPUs than the machine has, fail here, not deep in Lightning."""
+    if trainer.get("accelerator", "auto") not in ("gpu", "cuda"):
+        return
+    # counted through NVML, without starting CUDA in this process: ddp_fork forks it later
+    from lightning_fabric.accelerators.cuda import num_cuda_devices
 
-        available = num_cuda_devices()
-        if available and count > available:  # no GPU at all: check_accelerator says so
-            raise ConfigError(
-                "trainer.devices",
-                f"asks for {count} GPUs but this machine has {available}; "
-                f"use trainer.devices={max(available, 1)}{' or trainer=ddp_cpu' if not available else ''}",
-            )
+    available = num_cuda_devices()
+    if not available:
+        raise ConfigError(
+            "trainer.accelerator",
+            "is 'gpu' but this machine has no CUDA GPU; use trainer=cpu, "
+            "or trainer=default to use a GPU only when present",
+        )
+    count = len(devices) if OmegaConf.is_list(devices) else devices
+    if is_int(count) and count > available:
+        raise ConfigError(
+            "trainer.devices",
+            f"asks for {count} GPUs but this machine has {available}; use trainer.devices={available}",
+        )
 
 
 def check_monitor(key: str, callback: DictConfig) -> None:

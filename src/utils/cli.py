@@ -9,10 +9,12 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
 
-from src.utils.compose import CONF_DIR, compose_config
+from src.utils.compose import CONF_DIR, compose_config, config_options
 from src.utils.internals import hydra_args_parser
+from src.utils.validation import is_int
 
 _MISSING = object()
+OUTPUT_KEYS = ("hydra.run.dir", "hydra.sweep.dir")  # where a run or a sweep writes
 
 
 def parse(argv: list[str]) -> tuple[object, list[Override]] | None:
@@ -46,7 +48,7 @@ def unknown_group_option(overrides: list[Override], conf_dir: Path = CONF_DIR) -
     for override in overrides:
         if override.is_delete() or override.package or not is_group(override, conf_dir):
             continue
-        options = sorted(path.stem for path in (conf_dir / override.key_or_group).glob("*.yaml"))
+        options = config_options(override.key_or_group, conf_dir)
         for value in values_of(override) or []:
             if value not in options and value != "null":
                 return f"{override.key_or_group}={value}: unknown option; choose one of: {', '.join(options)}"
@@ -83,18 +85,15 @@ def misspelled_key(overrides: list[Override], cfg, conf_dir: Path = CONF_DIR) ->
     ignored setting. Keys under ``hydra.`` and ``+key``/``~key`` overrides are left to Hydra.
     The same for the keys a sweep preset searches (``hydra.sweeper.params``).
     """
-    plain = [o for o in overrides if not o.is_add() and not o.is_delete() and not o.is_force_add()]
-    for override in plain:
-        key = override.key_or_group
-        if is_group(override, conf_dir) or key.startswith("hydra"):
-            continue
-        if (hint := missing_key_hint(cfg, key)) is not None:
-            return f"{key}: no such key; {hint} (+{key}=... adds a new key on purpose)"
-    for key in OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}:
+    plain = [o.key_or_group for o in overrides if not o.is_add() and not o.is_delete() and not o.is_force_add()]
+    searched = list(OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {})
+    typed = "{key}: no such key; {hint} (+{key}=... adds a new key on purpose)"
+    in_search = "hydra.sweeper.params.{key}: no such key in the config; {hint}"
+    for key, message in [(k, typed) for k in plain] + [(k, in_search) for k in searched]:
         if (conf_dir / key).is_dir() or key.startswith("hydra"):
-            continue
+            continue  # a config group, or Hydra's own settings
         if (hint := missing_key_hint(cfg, key)) is not None:
-            return f"hydra.sweeper.params.{key}: no such key in the config; {hint}"
+            return message.format(key=key, hint=hint)
     return None
 
 
@@ -103,9 +102,7 @@ def bad_sweep_settings(args, overrides: list[Override], cfg) -> str | None:
     if any(o.key_or_group == "hparams_search" for o in overrides) and not args.multirun:
         return "hparams_search: a search runs many jobs; add -m (python train.py -m hparams_search=...)"
     n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None)
-    if n_jobs is not None and (
-        isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or not (n_jobs >= 1 or n_jobs == -1)
-    ):
+    if n_jobs is not None and not (is_int(n_jobs) and (n_jobs >= 1 or n_jobs == -1)):
         return f"hydra.launcher.n_jobs: must be an integer >= 1 (or -1: one job per core), got {n_jobs!r}"
     return None
 
@@ -130,9 +127,6 @@ def unwritable_output(overrides: list[Override], cwd: Path) -> str | None:
             reason = "is not a folder" if not existing.is_dir() else "is not writable"
             return f"{key}: cannot write the run's outputs under {folder}: {existing} {reason}"
     return None
-
-
-OUTPUT_KEYS = ("hydra.run.dir", "hydra.sweep.dir")
 
 
 def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR) -> str | None:

@@ -24,6 +24,6 @@ def compose_config(overrides: list[str], output_dir: str | Path, with_hydra: boo
         )
 
 
-def config_options(group: str) -> list[str]:
+def config_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:
     """The options of a config group, by file name: ``config_options("optimizer")`` -> adam, rmsprop, sgd."""
-    return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+    return sorted(path.stem for path in (conf_dir / group).glob("*.yaml"))

@@ -10,6 +10,7 @@ the guarantee holds however the launcher orders or reuses its workers. No librar
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,8 +41,6 @@ def threads_per_job(n_jobs: int) -> int:
 @contextmanager
 def claim_gpu(lock_dir: str | Path, n_gpus: int, poll_seconds: float = 0.5) -> Iterator[int]:
     """Hold the lowest-numbered GPU that no other job holds (waiting for one if all are taken)."""
-    import time
-
     lock_dir = Path(lock_dir)
     lock_dir.mkdir(parents=True, exist_ok=True)
     while True:

@@ -23,17 +23,26 @@ class ConfigError(CompactHydraException, ValueError):
         return self if self.full_key else ConfigError(f"{group}.{self.key}", self.problem)
 
 
+def is_int(value) -> bool:
+    """An integer, and not a bool (YAML's true is an int to Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    """An int or a float, and not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_int(key: str, value, minimum: int = 1) -> int:
     """Return ``value`` if it is an integer >= ``minimum``, else raise a ConfigError naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ConfigError(key, f"must be an integer >= {minimum}, got {value!r}")
     return value
 
 
 def check_fraction(key: str, value, low: float = 0.0, high: float = 1.0, high_inclusive=False) -> float:
     """Return ``value`` if it is a number in (low, high) (or (low, high]), else raise a ConfigError."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and low < value and (value <= high if high_inclusive else value < high)
+    ok = is_number(value) and low < value and (value <= high if high_inclusive else value < high)
     if not ok:
         bracket = "]" if high_inclusive else ")"
         raise ConfigError(key, f"must be a number in ({low}, {high}{bracket}, got {value!r}")
