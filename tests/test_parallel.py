@@ -28,7 +28,7 @@ def test_parallel_sweep_runs_jobs_at_once_with_the_serial_sweeps_outputs(tmp_pat
         "launcher=parallel",
         "hydra.launcher.n_jobs=2",
         "data.input_length=3,4,0,5",
-        "data.data_size=4000",
+        "data.data_size=30000",  # jobs of a few seconds: longer than the two workers start apart
         *TINY_SWEEP,
         cwd=tmp_path,
         check=False,
