@@ -9,15 +9,19 @@ and TensorBoard logger), eagerly and with ``module.compile=true``. The plain loo
 straightforward eager loop a user would write, over the RNN as a user writes it from the
 equations (``StepByStepRNN``: each step indexes and projects its input); a fourth path runs the
 plain loop over the framework's own network, so the loop's overhead is printed on its own.
-Only training epochs are timed; the compiled path trains two epochs and
-its second is timed (the first includes compiling: its extra time is printed as the compile
-time). One untimed round of each warms the process up; then all four run ``repeats`` times
-(default 5) in adjacent rounds. A shared machine drifts between fast and slow spells that last
-longer than a round, so each round gives ratios measured under one load; their medians are
-the figures. The last line is ``ratio framework(best)/plain: R``, best of eager and compiled.
+Each path runs in a fresh process of its own, as a user's script would: the plain loop's
+process as Python leaves it, the others with the process settings ``build_run`` applies
+(``keep_freed_memory``). Only training epochs are timed, each after an untimed one in the same
+process (imports, first calls; the compiled path's untimed run compiles, and the extra time of
+its first epoch is printed as the compile time). One untimed round of processes warms the disk
+caches; then the four paths run ``repeats`` times (default 4) in adjacent rounds. A shared
+machine drifts between fast and slow spells that last longer than a round, so each round gives
+ratios measured under one load; their medians are the figures. The last line is
+``ratio framework(best)/plain: R``, best of eager and compiled.
 """
 
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +34,7 @@ from torch.nn.utils import clip_grad_norm_
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from src.utils.build import build, build_run
 from src.utils.compose import compose_config
+from src.utils.memory import keep_freed_memory
 
 
 class EpochTimer(pl.Callback):
@@ -113,29 +118,57 @@ def same_network_epoch(cfg) -> tuple[float, int]:
     return plain_epoch(cfg, network="framework")
 
 
-def main(input_length: int = 19, repeats: int = 5, compiled: bool = True) -> None:
-    paths = {"eager": framework_epoch, "plain": plain_epoch, "plain-same": same_network_epoch}
-    rates: dict[str, list[float]] = {name: [] for name in ("eager", "compiled", "plain", "plain-same")}
+PATHS = {"eager": framework_epoch, "compiled": framework_epoch, "plain": plain_epoch, "plain-same": same_network_epoch}
+
+
+def child(name: str, input_length: int) -> None:
+    """One path in this fresh process: an untimed epoch (imports, first calls, compiling), then a timed one.
+
+    Prints ``RESULT seconds samples first_epoch_seconds``. The plain loop's process is left as a
+    user's script leaves it; the others get the process settings ``build_run`` applies.
+    """
+    if name != "plain":
+        keep_freed_memory()  # what build_run does: the bare loop over the same network runs set up alike
     with tempfile.TemporaryDirectory() as output_dir:
-        cfgs = {name: compose_cfg(input_length, output_dir) for name in ("eager", "plain", "plain-same")}
-        if compiled:
-            paths["compiled"] = framework_epoch
-            cfgs["compiled"] = compose_cfg(input_length, output_dir, "module.compile=true", "trainer.max_epochs=2")
-        warm = {}
-        for name, run in paths.items():  # lazy imports, first calls, and compiling, untimed
-            warm[name] = run(cfgs[name])[0]
-            if name == "compiled":
-                compile_seconds = framework_epoch.first - warm[name]
-        for _ in range(repeats):
-            for name, run in paths.items():
-                seconds, samples = run(cfgs[name])
-                rates[name].append(samples / seconds)
-                print(f"{name:9s} {samples / seconds:10.0f} samples/s ({seconds:.2f} s an epoch)", flush=True)
-        if compiled:
-            print(
-                f"compile time: {compile_seconds:.1f} s (first epoch {compile_seconds + warm['compiled']:.1f} s, "
-                f"then {warm['compiled']:.1f} s an epoch; a later run of the same shapes reads the compile cache)"
-            )
+        extra = ("module.compile=true", "trainer.max_epochs=2") if name == "compiled" else ()
+        cfg = compose_cfg(input_length, output_dir, *extra)
+        PATHS[name](cfg)
+        first = getattr(framework_epoch, "first", 0.0)
+        seconds, samples = PATHS[name](cfg)
+    print(f"RESULT {seconds} {samples} {first}", flush=True)
+
+
+def run_child(name: str, input_length: int) -> tuple[float, int, float]:
+    """``child`` in a subprocess: (seconds, samples, first epoch's seconds)."""
+    script = str(Path(__file__).resolve())
+    output = subprocess.run(
+        [sys.executable, script, str(input_length), "--child", name], capture_output=True, text=True, check=False
+    )
+    lines = [line for line in output.stdout.splitlines() if line.startswith("RESULT ")]
+    if output.returncode or not lines:
+        sys.exit(f"the {name} path failed:\n{output.stdout[-2000:]}{output.stderr[-4000:]}")
+    seconds, samples, first = lines[-1].split()[1:]
+    return float(seconds), int(samples), float(first)
+
+
+def main(input_length: int = 19, repeats: int = 4, compiled: bool = True) -> None:
+    names = [n for n in PATHS if compiled or n != "compiled"]
+    rates: dict[str, list[float]] = {name: [] for name in PATHS}
+    for name in names:  # a first process of each: the disk caches (compiled code) warm up, untimed
+        seconds, _, first = run_child(name, input_length)
+        if name == "compiled":
+            compile_seconds = first - seconds
+            first_seconds = first
+    for _ in range(repeats):
+        for name in names:
+            seconds, samples, _ = run_child(name, input_length)
+            rates[name].append(samples / seconds)
+            print(f"{name:9s} {samples / seconds:10.0f} samples/s ({seconds:.2f} s an epoch)", flush=True)
+    if compiled:
+        print(
+            f"compile time: {compile_seconds:.1f} s (first epoch {first_seconds:.1f} s of a process whose "
+            f"compile cache was cold or warm as it found it; a later process of the same shapes reads the cache)"
+        )
     overhead = [e / p for e, p in zip(rates["eager"], rates["plain-same"])]
     print(
         "framework eager / plain loop with the framework's own network, per round (the loop's overhead): "
@@ -151,5 +184,8 @@ def main(input_length: int = 19, repeats: int = 5, compiled: bool = True) -> Non
 
 
 if __name__ == "__main__":
-    numbers = [int(a) for a in sys.argv[1:] if not a.startswith("--")]
-    main(*numbers, compiled="--no-compile" not in sys.argv)
+    numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
+    if "--child" in sys.argv:
+        child(sys.argv[sys.argv.index("--child") + 1], *numbers[:1])
+    else:
+        main(*numbers, compiled="--no-compile" not in sys.argv)

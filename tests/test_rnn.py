@@ -2,7 +2,7 @@
 
 import torch
 
-from src.networks.rnn import VanillaRNN
+from src.networks.rnn import Recurrence, VanillaRNN
 
 
 def test_parameters_are_named_after_the_equations():
@@ -41,5 +41,29 @@ def test_gradients_match_the_recurrence_written_step_by_step():
     for t in range(7):  # the equations as written, one indexed step at a time
         h = torch.tanh(x[:, t] @ net.W_hx.T + h @ net.W_hh.T + net.b_h)
     (h @ net.W_ph.T + net.b_o).square().sum().backward()
+    for got, expected in zip(fast, (p.grad for p in net.parameters())):
+        torch.testing.assert_close(got, expected)
+
+
+def test_written_out_backpropagation_through_time_matches_autograd():
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 2, dtype=torch.double, requires_grad=True)
+    W_hx = torch.randn(4, 2, dtype=torch.double, requires_grad=True)
+    W_hh = (0.5 * torch.randn(4, 4, dtype=torch.double)).requires_grad_()
+    b_h = torch.randn(4, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(Recurrence.apply, (x, W_hx, W_hh, b_h))
+
+
+def test_eager_and_autograd_paths_agree_on_a_training_batch():
+    torch.manual_seed(0)
+    net = VanillaRNN(input_dim=1, hidden_dim=16, num_classes=10)
+    x = torch.randint(0, 10, (8, 19, 1)).float()
+    eager = net(x)
+    eager.square().sum().backward()
+    fast = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    via_autograd = torch.addmm(net.b_o, net.recur(x), net.W_ph.T)
+    via_autograd.square().sum().backward()
+    torch.testing.assert_close(eager, via_autograd)
     for got, expected in zip(fast, (p.grad for p in net.parameters())):
         torch.testing.assert_close(got, expected)

@@ -33,17 +33,76 @@ class VanillaRNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``(batch, steps, input_dim)`` -> logits ``(batch, num_classes)``.
 
-        The same equations, arranged so a step does no avoidable work: the input projection of
-        every step is one matrix product before the recurrence, and its steps are taken with
-        ``unbind`` rather than indexed one by one, whose backward would zero-fill a whole
-        (batch, steps, hidden) gradient for each step (46% of an eager training step at length 19).
+        Eagerly the recurrence runs as ``Recurrence``, with its backward (BPTT) written out; under
+        ``torch.compile`` or autocast it is left to autograd (``recur``), which the compiler fuses
+        on its own and autocast casts op by op. Both compute the same equations.
+        """
+        if torch.compiler.is_compiling() or torch.is_autocast_enabled(x.device.type):
+            h = self.recur(x)
+        else:
+            h = Recurrence.apply(x, self.W_hx, self.W_hh, self.b_h)
+        return torch.addmm(self.b_o, h, self.W_ph.T)
+
+    def recur(self, x: torch.Tensor) -> torch.Tensor:
+        """``h_T`` through autograd, arranged so a step does no avoidable work.
+
+        The input projection of every step is one matrix product before the recurrence, and its
+        steps are taken with ``unbind`` rather than indexed one by one, whose backward would
+        zero-fill a whole (batch, steps, hidden) gradient for each step.
         """
         drive = torch.addmm(self.b_h, x.flatten(0, 1), self.W_hx.T).view(*x.shape[:2], -1)  # (B, T, H)
         h = torch.zeros(x.shape[0], self.W_hh.shape[0], dtype=x.dtype, device=x.device)  # (B, H)
         recurrent = self.W_hh.T
         for drive_t in drive.unbind(1):  # (B, H) each
             h = torch.tanh(torch.addmm(drive_t, h, recurrent))
-        return torch.addmm(self.b_o, h, self.W_ph.T)
+        return h
+
+
+class Recurrence(torch.autograd.Function):
+    """``h_T`` of ``h_t = tanh(W_hx x_t + W_hh h_{t-1} + b_h)``, ``h_0 = 0``, with BPTT written out.
+
+    Autograd records three nodes a step and, going back, adds each step's ``W_hh`` gradient on
+    its own and stacks the input gradients; written out, a step is one product and one
+    elementwise op each way, into buffers made once, and the weight gradients are each one
+    matrix product over all steps: 1.2x the training steps per second of ``recur`` on a 2-core
+    CPU (length 19, hidden 128, batch 128). ``torch.compile`` would fuse the same, but does not
+    pay for itself there (see the README). Checked against autograd by ``gradcheck`` in the tests.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W_hx, W_hh, b_h):
+        batch, steps, _ = x.shape
+        xs = x.transpose(0, 1).reshape(steps * batch, -1)  # time-major: step t is rows t*B..(t+1)*B
+        hs = x.new_empty(steps + 1, batch, W_hh.shape[0])  # h_0 .. h_T
+        hs[0].zero_()
+        torch.addmm(b_h, xs, W_hx.T, out=hs[1:].view(steps * batch, -1))  # every step's drive at once
+        hs[1].tanh_()  # h_0 = 0: the first step has no recurrent product
+        recurrent = W_hh.T
+        for t in range(2, steps + 1):
+            hs[t].addmm_(hs[t - 1], recurrent).tanh_()
+        ctx.save_for_backward(xs, W_hx, W_hh, hs)
+        return hs[steps].clone()
+
+    @staticmethod
+    def backward(ctx, grad_h):
+        xs, W_hx, W_hh, hs = ctx.saved_tensors
+        steps, hidden = hs.shape[0] - 1, hs.shape[2]
+        grad_a = 1 - hs[1:].square()  # tanh' per step, then (in place) the gradient before the tanh
+        for t in range(steps - 1, -1, -1):
+            grad_a[t].mul_(grad_h)
+            if t:
+                grad_h = torch.mm(grad_a[t], W_hh)
+        flat = grad_a.view(-1, hidden)
+        grad_x = grad_W_hx = grad_W_hh = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.mm(flat, W_hx).view(steps, -1, W_hx.shape[1]).transpose(0, 1)
+        if ctx.needs_input_grad[1]:
+            grad_W_hx = torch.mm(flat.T, xs)
+        if ctx.needs_input_grad[2]:  # h_0 = 0 adds nothing: steps 2..T against h_1..h_{T-1}
+            grad_W_hh = torch.mm(grad_a[1:].view(-1, hidden).T, hs[1:steps].reshape(-1, hidden))
+        if ctx.needs_input_grad[3]:
+            grad_b = flat.sum(0)
+        return grad_x, grad_W_hx, grad_W_hh, grad_b
 
 
 class TorchRecurrent(nn.Module):
