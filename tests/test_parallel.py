@@ -1,6 +1,8 @@
 """Parallel sweeps on one machine: Hydra's joblib launcher, each job with its share of threads and its own GPU."""
 
 import multiprocessing
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -8,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from src.utils import parallel
+from src.utils.compose import ROOT_DIR
 from src.utils.parallel import claim_gpu, threads_per_job
 from tests.conftest import TINY_RNN, run_train
 from tests.helpers import hparams_metric_tags, read_scalars
@@ -84,3 +87,24 @@ def test_the_first_free_gpu_is_taken_and_released_after_the_job(tmp_path):
         assert (first, second) == (0, 1)
     with claim_gpu(tmp_path, 3) as again:
         assert again == 0
+
+
+NO_NVIDIA_FILES = not any(Path("/dev").glob("nvidia[0-9]*")) and not Path("/dev/dxg").exists()
+
+
+@pytest.mark.skipif(
+    not (NO_NVIDIA_FILES and parallel.platform.system() == "Linux"), reason="needs a Linux machine without GPUs"
+)
+def test_a_machine_without_gpu_device_files_counts_none_without_importing_torch():
+    code = "import sys; from src.utils.parallel import gpu_count; print(gpu_count(), 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT_DIR, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False"]
+
+
+def test_with_gpu_device_files_lightning_counts_them(monkeypatch):
+    import lightning_fabric.accelerators.cuda as cuda
+
+    monkeypatch.setattr(parallel.Path, "glob", lambda self, pattern: iter([Path("/dev/nvidia0")]))
+    monkeypatch.setattr(cuda, "num_cuda_devices", lambda: 3)
+    assert parallel.gpu_count() == 3
+    assert parallel.parallel_jobs() == 3

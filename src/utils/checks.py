@@ -10,6 +10,7 @@ import math
 from omegaconf import DictConfig, OmegaConf
 
 from src.metric_tags import MONITORABLE_TAGS, RESULT_TAGS
+from src.utils.parallel import gpu_count
 from src.utils.validation import ConfigError, check_choice, check_int, is_int, is_number
 
 PRECISIONS = ("64-true", "64", "32-true", "32", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "transformer-engine")
@@ -105,10 +106,7 @@ def check_gpus(trainer: DictConfig, devices) -> None:
     """``trainer=gpu`` without a GPU, or more GPUs than the machine has, fail here, not deep in Lightning."""
     if trainer.get("accelerator", "auto") not in ("gpu", "cuda"):
         return
-    # counted through NVML, without starting CUDA in this process: ddp_fork forks it later
-    from lightning_fabric.accelerators.cuda import num_cuda_devices
-
-    available = num_cuda_devices()
+    available = gpu_count()  # without starting CUDA in this process: ddp_fork forks it later
     if not available:
         raise ConfigError(
             "trainer.accelerator",

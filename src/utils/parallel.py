@@ -10,6 +10,7 @@ the guarantee holds however the launcher orders or reuses its workers. No librar
 import fcntl
 import logging
 import os
+import platform
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,11 +27,23 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def parallel_jobs() -> int:
-    """How many jobs this machine holds at once: one per GPU, or one per core without GPUs."""
+def gpu_count() -> int:
+    """CUDA GPUs this process may use, counted without starting CUDA (ddp_fork forks later).
+
+    On Linux without an NVIDIA device file (``/dev/nvidia<N>``, or WSL's ``/dev/dxg``) there is
+    none, which is known without importing torch and Lightning (~3.5 s of a parallel sweep's
+    start); otherwise Lightning's NVML-based count decides.
+    """
+    if platform.system() == "Linux" and not any(Path("/dev").glob("nvidia[0-9]*")) and not Path("/dev/dxg").exists():
+        return 0
     from lightning_fabric.accelerators.cuda import num_cuda_devices  # counts through NVML: fork-safe
 
-    return num_cuda_devices() or cpu_count()
+    return num_cuda_devices()
+
+
+def parallel_jobs() -> int:
+    """How many jobs this machine holds at once: one per GPU, or one per core without GPUs."""
+    return gpu_count() or cpu_count()
 
 
 def threads_per_job(n_jobs: int) -> int:
@@ -74,15 +87,14 @@ def job_share(n_jobs: int | None, lock_dir: str | Path, trainer_cfg) -> Iterator
         yield
         return
     import torch
-    from lightning_fabric.accelerators.cuda import num_cuda_devices
 
     n_jobs = parallel_jobs() if n_jobs < 0 else n_jobs
     torch.set_num_threads(threads_per_job(n_jobs))
     log.info("one of %d concurrent jobs: threads=%d", n_jobs, torch.get_num_threads())
-    on_gpu = trainer_cfg.get("accelerator") in ("auto", "gpu", "cuda") and num_cuda_devices() > 0
+    on_gpu = trainer_cfg.get("accelerator") in ("auto", "gpu", "cuda") and gpu_count() > 0
     if not on_gpu or trainer_cfg.get("devices") != 1:
         yield
         return
-    with claim_gpu(lock_dir, num_cuda_devices()) as index:
+    with claim_gpu(lock_dir, gpu_count()) as index:
         trainer_cfg.devices = [index]
         yield
