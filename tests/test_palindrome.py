@@ -95,3 +95,13 @@ def test_train_batches_cover_the_training_set_once_per_epoch():
 def test_bad_arguments_raise_a_config_error_naming_the_key(kwargs, key):
     with pytest.raises(ConfigError, match=f"^{key}: "):
         PalindromeDataModule(**kwargs)
+
+
+def test_scalar_digits_can_be_centred_and_scaled_and_stay_one_number_a_step():
+    raw = PalindromeDataModule(input_length=7, data_size=200, seed=3)
+    centred = PalindromeDataModule(input_length=7, data_size=200, seed=3, input_offset=4.5, input_scale=1 / 4.5)
+    raw.setup(), centred.setup()
+    (x_raw, y_raw), (x_centred, y_centred) = raw.splits["train"], centred.splits["train"]
+    assert x_centred.shape == x_raw.shape == (160, 7, 1) and torch.equal(y_raw, y_centred)
+    torch.testing.assert_close(x_centred, (x_raw - 4.5) / 4.5)
+    assert x_centred.min() == -1 and x_centred.max() == 1

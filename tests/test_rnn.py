@@ -67,3 +67,13 @@ def test_eager_and_autograd_paths_agree_on_a_training_batch():
     torch.testing.assert_close(eager, via_autograd)
     for got, expected in zip(fast, (p.grad for p in net.parameters())):
         torch.testing.assert_close(got, expected)
+
+
+def test_recurrent_matrix_can_start_orthogonal_or_as_the_identity_times_a_gain():
+    torch.manual_seed(0)
+    orthogonal = VanillaRNN(1, 16, 10, recurrent_init="orthogonal", recurrent_gain=0.9).W_hh.detach()
+    torch.testing.assert_close(orthogonal @ orthogonal.T, 0.81 * torch.eye(16))
+    identity = VanillaRNN(1, 16, 10, recurrent_init="identity", recurrent_gain=1.0).W_hh.detach()
+    assert torch.equal(identity, torch.eye(16))
+    uniform = VanillaRNN(1, 16, 10).W_hh.detach()  # the seed's: uniform in +-1/sqrt(16)
+    assert uniform.abs().max() <= 0.25 and not torch.allclose(uniform @ uniform.T, torch.eye(16), atol=0.1)

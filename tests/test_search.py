@@ -35,3 +35,53 @@ def test_a_search_stores_its_study_and_the_same_command_continues_it(tmp_path):
     best = [float(row.split("|")[3]) for row in rows]  # val/acc_best, best first
     assert len(rows) == 6 and best == sorted(best, reverse=True)
     assert best[0] == pytest.approx(max(t.value for t in study.trials), abs=1e-4)
+
+
+LONG_SEARCH = [
+    "-m",
+    "hparams_search=palindrome_long",
+    "hydra.sweeper.n_trials=2",
+    "data.input_length=6",
+    "data.data_size=1000",
+    "trainer.max_epochs=4",
+    *QUIET,
+    "hydra.sweep.dir=search",
+]
+
+
+def test_a_pruned_trial_stops_after_the_validation_the_pruner_judged_and_is_listed_as_pruned(tmp_path):
+    # Optuna's ThresholdPruner stops any trial whose best validation accuracy is below 1.01: all, at epoch 1
+    pruner = [
+        "callbacks.optuna_pruning.pruner._target_=optuna.pruners.ThresholdPruner",
+        "~callbacks.optuna_pruning.pruner.n_startup_trials",
+        "callbacks.optuna_pruning.pruner.n_warmup_steps=1",
+        "+callbacks.optuna_pruning.pruner.lower=1.01",
+    ]
+    run_train(*LONG_SEARCH, *pruner, cwd=tmp_path)
+    root = tmp_path / "search"
+    study = optuna.load_study(study_name="palindrome_long", storage=f"sqlite:///{root / 'optuna.db'}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 2  # the sweeper tells each its result
+    for trial in study.trials:
+        assert sorted(trial.intermediate_values) == [0, 1]  # reported after each validation, to its own trial
+        assert trial.user_attrs["pruned_at_epoch"] == 1
+        assert trial.value == pytest.approx(max(trial.intermediate_values.values()))
+    jobs = sorted(p for p in root.iterdir() if (p / ".hydra").is_dir())
+    assert len(jobs) == 2
+    for job in jobs:
+        assert (job / "PRUNED").read_text().startswith("pruned at epoch 1: val/acc_best")
+        assert "epoch 2/4" not in (job / "train.log").read_text()  # no epoch after the pruned one
+    summary = (root / "summary.tsv").read_text().splitlines()[1:]
+    assert len(summary) == 2 and all("\tPRUNED\t" in row and "(pruned at epoch 1" in row for row in summary)
+    report = (root / "report" / "report.md").read_text()
+    assert "2 job(s); 2 with results" in report and report.count("| ok, pruned at epoch 1: val/acc_best") == 2
+
+
+def test_without_a_pruner_verdict_a_trial_trains_to_its_budget(tmp_path):
+    run_train(*LONG_SEARCH, "callbacks.optuna_pruning.pruner.n_startup_trials=5", cwd=tmp_path)
+    root = tmp_path / "search"
+    study = optuna.load_study(study_name="palindrome_long", storage=f"sqlite:///{root / 'optuna.db'}")
+    for trial in study.trials:
+        assert "pruned_at_epoch" not in trial.user_attrs
+        # one report per validation (early stopping may end a trial before its budget)
+        assert 1 <= len(trial.intermediate_values) <= 4
+    assert not list(root.glob("*/PRUNED"))

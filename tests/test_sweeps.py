@@ -97,3 +97,16 @@ def test_numpy_vs_torch_preset_runs_both_implementations_on_all_four_datasets(tm
     report = (root / "report" / "report.md").read_text()
     assert "## NumPy vs PyTorch MLP" in report and report.count("| hastie |") == 1
     assert all((root / "report" / f"numpy_vs_torch_{d}.png").is_file() for d in ("circles", "hastie", "moons", "multi"))
+
+
+def test_long_lengths_preset_sweeps_scalar_and_one_hot_input_and_reports_them_by_length(tmp_path):
+    result = run_train("experiment=palindrome_long_lengths", "--cfg", "hydra", cwd=tmp_path)
+    assert "variant: rnn_long,rnn_long_one_hot" in result.stdout
+    assert "data.input_length: 20,30,40,50,60,70,80,90,100,200,500,1000" in result.stdout
+    run_train("-m", "experiment=palindrome_long_lengths", "data.input_length=4,6", *TINY_SWEEP, cwd=tmp_path)
+    root = sweep_dir(tmp_path)
+    jobs = sorted(p.name for p in root.iterdir() if (p / ".hydra").is_dir())
+    assert len(jobs) == 4 and {j.split(",")[1] for j in jobs} == {"variant=rnn_long", "variant=rnn_long_one_hot"}
+    report = (root / "report" / "report.md").read_text()
+    assert "## Accuracy against input length" in report and (root / "report" / "length_sweep.png").is_file()
+    assert report.count("| ok |") == 4

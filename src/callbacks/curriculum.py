@@ -50,7 +50,7 @@ class LengthCurriculum(pl.Callback):
             return
         accuracy = self.stage_accuracy(pl_module)
         length_tag, accuracy_tag = CURRICULUM_TAGS
-        pl_module.log_dict({length_tag: float(self.length), accuracy_tag: accuracy})
+        pl_module.log_dict({length_tag: float(self.length), accuracy_tag: accuracy}, prog_bar=True)
         if self.done:
             return
         self.epochs_at_length += 1

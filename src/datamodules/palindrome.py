@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from src.callbacks.curriculum import LengthCurriculum
 from src.datamodules.batches import InMemoryDataModule, TensorBatches
-from src.utils.validation import ConfigError, check_choice, check_declared, check_fraction, check_int
+from src.utils.validation import ConfigError, check_choice, check_declared, check_fraction, check_int, is_number
 
 SAMPLING = ("replacement", "distinct")
 
@@ -84,6 +84,21 @@ def check_fits_in_memory(samples: int, input_length: int, input_dim: int) -> Non
         )
 
 
+def check_rescale(offset, scale, one_hot: bool) -> tuple[float, float]:
+    """``input_offset`` and ``input_scale``: numbers, the scale not 0, and only for scalar digits."""
+    for key, value in (("input_offset", offset), ("input_scale", scale)):
+        if not is_number(value) or not math.isfinite(value):
+            raise ConfigError(key, f"must be a finite number, got {value!r}")
+    if scale == 0:
+        raise ConfigError("input_scale", "must not be 0: every digit would read the same")
+    if one_hot and (offset, scale) != (0, 1):
+        raise ConfigError(
+            "input_scale" if scale != 1 else "input_offset",
+            "rescales scalar digits only; with one_hot=true leave input_offset=0 and input_scale=1",
+        )
+    return float(offset), float(scale)
+
+
 class PalindromeDataModule(InMemoryDataModule):
     """Predict the last digit of a palindrome from the ones before it (it equals the first)."""
 
@@ -106,6 +121,8 @@ class PalindromeDataModule(InMemoryDataModule):
         curriculum_step: int = 1,
         curriculum_threshold: float = 0.99,
         curriculum_max_epochs: int = 10,
+        input_offset: float = 0.0,
+        input_scale: float = 1.0,
     ):
         super().__init__()
         self.input_length = check_int("input_length", input_length)
@@ -123,6 +140,7 @@ class PalindromeDataModule(InMemoryDataModule):
         self.sampling = check_choice("sampling", sampling, SAMPLING)
         self.seed = seed
         self.input_dim = 10 if one_hot else 1
+        self.input_offset, self.input_scale = check_rescale(input_offset, input_scale, one_hot)
         check_declared("input_dim", input_dim, self.input_dim, f"with one_hot={one_hot}")
         check_declared("num_classes", num_classes, self.num_classes, "(the digits)")
         self.curriculum = curriculum
@@ -180,10 +198,10 @@ class PalindromeDataModule(InMemoryDataModule):
         return shares
 
     def encode(self, digits: torch.Tensor) -> torch.Tensor:
-        """Model inputs ``(N, L, input_dim)``: digits as scalars, or one-hot vectors."""
+        """Model inputs ``(N, L, input_dim)``: one-hot vectors, or scalars ``(digit - input_offset) * input_scale``."""
         if self.one_hot:
             return F.one_hot(digits, 10).float()
-        return digits.float().unsqueeze(-1)
+        return ((digits.float() - self.input_offset) * self.input_scale).unsqueeze(-1)
 
     def split_at_length(self, input_length: int, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """A split at another input length (the curriculum's current stage); the target's are ``splits``."""

@@ -6,21 +6,38 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from src.utils.validation import check_choice, check_int
+from src.utils.validation import ConfigError, check_choice, check_int, is_number
+
+RECURRENT_INITS = ("uniform", "orthogonal", "identity")
 
 
 class VanillaRNN(nn.Module):
     """``h_t = tanh(W_hx x_t + W_hh h_{t-1} + b_h)``, ``o = W_ph h_T + b_o``, with ``h_0 = 0``.
 
     Returns the logits of the last step only; gradients flow back through all steps (BPTT).
-    Parameters are initialised like ``torch.nn.RNN``: uniform in ``±1/sqrt(hidden_dim)``.
+    Parameters are initialised like ``torch.nn.RNN``: uniform in ``±1/sqrt(hidden_dim)``;
+    ``recurrent_init`` may start ``W_hh`` instead as a random orthogonal matrix or the identity,
+    times ``recurrent_gain`` (both keep a state's length through the first steps, where the
+    uniform start shrinks it).
     """
 
-    def __init__(self, input_dim: int, hidden_dim: int, num_classes: int):
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dim: int,
+        num_classes: int,
+        recurrent_init: str = "uniform",
+        recurrent_gain: float = 1.0,
+    ):
         super().__init__()
         check_int("input_dim", input_dim)
         check_int("hidden_dim", hidden_dim)
         check_int("num_classes", num_classes, minimum=2)
+        check_choice("recurrent_init", recurrent_init, RECURRENT_INITS)
+        if not is_number(recurrent_gain) or not 0 < recurrent_gain < math.inf:
+            raise ConfigError("recurrent_gain", f"must be a positive number, got {recurrent_gain!r}")
+        if recurrent_init == "uniform" and recurrent_gain != 1:
+            raise ConfigError("recurrent_gain", "scales an orthogonal or identity recurrent_init; uniform has none")
         self.W_hx = nn.Parameter(torch.empty(hidden_dim, input_dim))
         self.W_hh = nn.Parameter(torch.empty(hidden_dim, hidden_dim))
         self.b_h = nn.Parameter(torch.empty(hidden_dim))
@@ -29,6 +46,11 @@ class VanillaRNN(nn.Module):
         bound = 1 / math.sqrt(hidden_dim)
         for parameter in self.parameters():
             nn.init.uniform_(parameter, -bound, bound)
+        with torch.no_grad():
+            if recurrent_init == "orthogonal":
+                nn.init.orthogonal_(self.W_hh, gain=recurrent_gain)
+            elif recurrent_init == "identity":
+                self.W_hh.copy_(recurrent_gain * torch.eye(hidden_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``(batch, steps, input_dim)`` -> logits ``(batch, num_classes)``.

@@ -10,6 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import SCALARS, Even
 FAILED_MARKER = "FAILED"  # a job folder holding this file failed; it holds the error
 COMPLETED_MARKER = "COMPLETED"  # ... completed; it holds the value train.py returned
 INTERRUPTED_MARKER = "INTERRUPTED"  # ... was stopped by a signal; it holds the command that resumes it
+PRUNED_MARKER = "PRUNED"  # ... was stopped early by an Optuna pruner (and completed); it holds when and why
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it skips
 
 
@@ -27,6 +28,7 @@ class Run:
     scalars: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     error: str | None = None
     interrupted: str | None = None
+    pruned: str | None = None
 
     @property
     def status(self) -> str:
@@ -34,7 +36,14 @@ class Run:
             return f"FAILED: {self.error}"
         if self.interrupted is not None:
             return f"INTERRUPTED: {self.interrupted}"
-        return "ok" if self.scalars else "no events"
+        if not self.scalars:
+            return "no events"
+        return f"ok, {self.pruned}" if self.pruned else "ok"
+
+    @property
+    def has_results(self) -> bool:
+        """Completed with logged metrics (an Optuna-pruned trial too: it stopped early, its figures are real)."""
+        return self.status.startswith("ok")
 
     @property
     def failed(self) -> bool:
@@ -72,6 +81,8 @@ def read_run(path: Path) -> Run:
             run.error = (path / FAILED_MARKER).read_text().strip() or "failed"
         if (path / INTERRUPTED_MARKER).exists():
             run.interrupted = ((path / INTERRUPTED_MARKER).read_text().strip().splitlines() or ["interrupted"])[0]
+        if (path / PRUNED_MARKER).exists():
+            run.pruned = (path / PRUNED_MARKER).read_text().strip() or "pruned"
         if any(path.glob("events.out.tfevents.*")):
             run.scalars = read_scalars(path)
     except Exception as error:  # noqa: BLE001 - one broken run must not stop the report of the others

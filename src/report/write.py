@@ -67,7 +67,7 @@ def write_report(root: Path) -> Path:
     lines = [
         f"# Report: {root.name}",
         "",
-        f"{len(runs)} job(s); {sum(r.status == 'ok' for r in runs)} with results. Best first.",
+        f"{len(runs)} job(s); {sum(r.has_results for r in runs)} with results. Best first.",
         "",
     ]
     lines += results_table(runs, keys) + [""]

@@ -149,6 +149,17 @@ def check_callbacks(callbacks: DictConfig | None) -> None:
     if (bar := callbacks.get("progress_bar")) is not None:
         check_int("callbacks.progress_bar.refresh_rate", bar.get("refresh_rate", 1), minimum=0)
         check_finite_number("callbacks.progress_bar.min_seconds", bar.get("min_seconds", 1.0), minimum=0)
+    if (pruning := callbacks.get("optuna_pruning")) is not None:
+        check_choice("callbacks.optuna_pruning.monitor", pruning.get("monitor"), MONITORABLE_TAGS)
+
+
+def check_logger_for_callbacks(cfg: DictConfig) -> None:
+    """Lightning's LearningRateMonitor refuses a Trainer without a logger, but only once fitting starts."""
+    loggers = [name for name, logger in (cfg.get("logger") or {}).items() if logger]
+    if not loggers and (cfg.get("callbacks") or {}).get("lr_monitor") is not None:
+        raise ConfigError(
+            "callbacks.lr_monitor", "logs to a logger and every logger is off; add callbacks.lr_monitor=null"
+        )
 
 
 def check_validation_feeds_monitors(cfg: DictConfig) -> None:
@@ -173,4 +184,5 @@ def check_settings(cfg: DictConfig) -> None:
     check_top_level(cfg)
     check_trainer(cfg.trainer)
     check_callbacks(cfg.get("callbacks"))
+    check_logger_for_callbacks(cfg)
     check_validation_feeds_monitors(cfg)

@@ -37,6 +37,21 @@ def tensorboard_file_writer(logger):
     return logger.experiment._get_file_writer()
 
 
+def optuna_trial(storage_url: str, study, number: int):
+    """A live ``optuna.Trial`` for trial ``number`` of ``study``, to report to and ask ``should_prune``.
+
+    Optuna hands out live trials only from its own ``study.optimize`` and ``study.ask``, both in
+    the process that owns the study; a Hydra job runs elsewhere and has only the stored trial.
+    ``Trial(study, trial_id)`` is Optuna's internal constructor; the id comes from the storage's
+    public lookup.
+    """
+    import optuna
+
+    storage = optuna.storages.get_storage(storage_url)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return optuna.trial.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id, number))
+
+
 class FastHookNames:
     """Mixin for a LightningModule: Lightning's ``_current_fx_name`` set without nn.Module's checks.
 

@@ -18,7 +18,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from src.report.runs import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER
+from src.report.runs import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER
 from src.utils.internals import job_error
 from src.utils.resolvers import SWEPT_KEYS_ENV
 from src.utils.validation import first_line, root_cause
@@ -46,7 +46,10 @@ def job_status(job_dir: Path) -> tuple[str, str]:
     """(status, result or error) of a job folder, from the file its job wrote when it ended."""
     for marker in (FAILED_MARKER, INTERRUPTED_MARKER, COMPLETED_MARKER):
         if (job_dir / marker).exists():
-            return marker, " ".join((job_dir / marker).read_text().split("\n")[:1])
+            text = " ".join((job_dir / marker).read_text().split("\n")[:1])
+            if marker == COMPLETED_MARKER and (job_dir / PRUNED_MARKER).exists():  # completed, stopped early
+                return PRUNED_MARKER, f"{text} ({(job_dir / PRUNED_MARKER).read_text().strip()})"
+            return marker, text
     return "NOT FINISHED", "the job ended without a status (killed, or still running)"
 
 
@@ -91,8 +94,15 @@ class SweepSummary(Callback):
             return
         sweep_dir, self.sweep_dir = self.sweep_dir, None
         rows = write_summary(sweep_dir)
-        failed = sum(status != COMPLETED_MARKER for _, status, _ in rows)
-        log.info("%d jobs, %d not completed; summary in %s", len(rows), failed, sweep_dir / "summary.tsv")
+        pruned = sum(status == PRUNED_MARKER for _, status, _ in rows)
+        failed = sum(status not in (COMPLETED_MARKER, PRUNED_MARKER) for _, status, _ in rows)
+        log.info(
+            "%d jobs, %s%d not completed; summary in %s",
+            len(rows),
+            f"{pruned} pruned by Optuna, " if pruned else "",
+            failed,
+            sweep_dir / "summary.tsv",
+        )
         if not self.report:
             return
         from src.report.write import write_report  # matplotlib only when a sweep ends
