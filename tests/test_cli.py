@@ -11,7 +11,7 @@ def test_help_lists_every_group_and_its_options(tmp_path):
         "optimizer: adam, rmsprop, sgd",
         "trainer: cpu, ddp, ddp_cpu, default, gpu",
         "launcher: local, parallel, slurm",
-        "hparams_search: cnn_optuna, mlp_optuna, palindrome_optuna",
+        "hparams_search: cnn_optuna, mlp_optuna, palindrome_long, palindrome_optuna",
         "debug: default, fdr, limit, overfit, profiler",
         "callbacks: default, none",
         "logger: csv, tensorboard",
