@@ -86,16 +86,25 @@ def plot_length_sweep(runs: list[Run], length_key: str, line_keys: list[str], pa
     for run in runs:
         lines[label(run, line_keys) if line_keys else "runs"].append(run)
     figure, axes = plt.subplots(1, 3, figsize=(13, 4.2))
-    for name, members in sorted(lines.items()):
+    for index, (name, members) in enumerate(sorted(lines.items())):
         members = sorted((r for r in members if r.scalars), key=lambda r: int(r.overrides[length_key]))
         lengths = [int(r.overrides[length_key]) for r in members]
+        # each line's markers a size smaller than the last one's: lines that coincide stay visible
+        style = dict(marker="sodv^<>"[index % 7], markersize=max(3, 8 - 1.5 * index), label=name)
         for ax, metric in zip(axes, ("val/acc_best", "test/acc")):
-            ax.plot(lengths, [r.last(metric) for r in members], "o-", label=name, markersize=4)
-        axes[2].plot(lengths, [validations_to_best(r) for r in members], "o-", label=name, markersize=4)
+            ax.plot(lengths, [r.last(metric) for r in members], "-", **style)
+        axes[2].plot(lengths, [validations_to_best(r) for r in members], "-", **style)
+    all_lengths = [int(r.overrides[length_key]) for r in runs if r.scalars]
+    wide = bool(all_lengths) and max(all_lengths) >= 20 * min(all_lengths)  # e.g. 20..1000: a log axis
     for ax, ylabel in zip(axes, ("best validation accuracy", "test accuracy", "validations until best")):
         ax.set(xlabel="input length", ylabel=ylabel)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # lengths are whole numbers
+        if wide:
+            ax.set_xscale("log")
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # lengths are whole numbers
         legend_outside(ax)
+    for ax in axes[:2]:  # accuracies on their whole scale: a 0.02% dip is not drawn as a cliff
+        ax.set_ylim(0, 1.02)
     return save(figure, path)
 
 
