@@ -5,6 +5,7 @@ import pytest
 import yaml
 
 from tests.conftest import QUIET, run_train
+from tests.helpers import read_scalars
 
 SEARCH = [
     "-m",
@@ -76,12 +77,15 @@ def test_a_pruned_trial_stops_after_the_validation_the_pruner_judged_and_is_list
     assert "2 job(s); 2 with results" in report and report.count("| ok, pruned at epoch 1: val/acc_best") == 2
 
 
-def test_without_a_pruner_verdict_a_trial_trains_to_its_budget(tmp_path):
+def test_without_a_pruner_verdict_a_trial_reports_every_validation_to_its_own_trial(tmp_path):
     run_train(*LONG_SEARCH, "callbacks.optuna_pruning.pruner.n_startup_trials=5", cwd=tmp_path)
     root = tmp_path / "search"
     study = optuna.load_study(study_name="palindrome_long", storage=f"sqlite:///{root / 'optuna.db'}")
     for trial in study.trials:
         assert "pruned_at_epoch" not in trial.user_attrs
-        # one report per validation (early stopping may end a trial before its budget)
-        assert 1 <= len(trial.intermediate_values) <= 4
+        (job,) = root.glob(f"*_trial{trial.number}")  # a new study: trial number = job number
+        logged = read_scalars(job)["val/acc_best"]
+        reported = [trial.intermediate_values[epoch] for epoch in sorted(trial.intermediate_values)]
+        assert sorted(trial.intermediate_values) == list(range(len(logged)))  # one report an epoch
+        assert reported == pytest.approx(logged)
     assert not list(root.glob("*/PRUNED"))
