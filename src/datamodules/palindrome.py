@@ -20,7 +20,14 @@ import torch.nn.functional as F
 
 from src.callbacks.curriculum import LengthCurriculum
 from src.datamodules.batches import InMemoryDataModule, TensorBatches
-from src.utils.validation import ConfigError, check_choice, check_declared, check_fraction, check_int, is_number
+from src.utils.validation import (
+    ConfigError,
+    check_choice,
+    check_declared,
+    check_finite_number,
+    check_fraction,
+    check_int,
+)
 
 SAMPLING = ("replacement", "distinct")
 
@@ -86,9 +93,8 @@ def check_fits_in_memory(samples: int, input_length: int, input_dim: int) -> Non
 
 def check_rescale(offset, scale, one_hot: bool) -> tuple[float, float]:
     """``input_offset`` and ``input_scale``: numbers, the scale not 0, and only for scalar digits."""
-    for key, value in (("input_offset", offset), ("input_scale", scale)):
-        if not is_number(value) or not math.isfinite(value):
-            raise ConfigError(key, f"must be a finite number, got {value!r}")
+    check_finite_number("input_offset", offset, allow_none=False)
+    check_finite_number("input_scale", scale, allow_none=False)
     if scale == 0:
         raise ConfigError("input_scale", "must not be 0: every digit would read the same")
     if one_hot and (offset, scale) != (0, 1):

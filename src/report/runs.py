@@ -43,7 +43,7 @@ class Run:
     @property
     def has_results(self) -> bool:
         """Completed with logged metrics (an Optuna-pruned trial too: it stopped early, its figures are real)."""
-        return self.status.startswith("ok")
+        return self.error is None and self.interrupted is None and bool(self.scalars)
 
     @property
     def failed(self) -> bool:

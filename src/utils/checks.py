@@ -5,25 +5,15 @@ built. The typed values of the data and optimizer groups are checked where they 
 datamodules and networks check their own arguments).
 """
 
-import math
-
 from omegaconf import DictConfig, OmegaConf
 
 from src.metric_tags import MONITORABLE_TAGS, RESULT_TAGS
 from src.utils.parallel import gpu_count
-from src.utils.validation import ConfigError, check_choice, check_int, is_int, is_number
+from src.utils.validation import ConfigError, check_choice, check_finite_number, check_int, is_int
 
 PRECISIONS = ("64-true", "64", "32-true", "32", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "transformer-engine")
 PRECISIONS_AS_NUMBERS = (64, 32, 16)
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda")
-
-
-def check_finite_number(key: str, value, minimum: float | None = None, allow_none: bool = True) -> None:
-    if value is None and allow_none:
-        return
-    if not is_number(value) or not math.isfinite(value) or (minimum is not None and value < minimum):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        raise ConfigError(key, f"must be a finite number{bound}{' or null' if allow_none else ''}, got {value!r}")
 
 
 def check_bool(key: str, value) -> None:

@@ -1,5 +1,7 @@
 """Checks of user input, and the one exception type they raise so every entry point reports it in one line."""
 
+import math
+
 from hydra.errors import CompactHydraException, InstantiationException
 
 
@@ -73,3 +75,11 @@ def first_line(error: BaseException) -> str:
     """The first line of an exception's message (behind Hydra's wrappers), or its type's name."""
     lines = str(root_cause(error)).strip().splitlines()
     return lines[0] if lines else type(root_cause(error)).__name__
+
+
+def check_finite_number(key: str, value, minimum: float | None = None, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if not is_number(value) or not math.isfinite(value) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise ConfigError(key, f"must be a finite number{bound}{' or null' if allow_none else ''}, got {value!r}")
