@@ -9,17 +9,19 @@ and TensorBoard logger), eagerly and with ``module.compile=true``. The plain loo
 straightforward eager loop a user would write, over the RNN as a user writes it from the
 equations (``StepByStepRNN``: each step indexes and projects its input); a fourth path runs the
 plain loop over the framework's own network, so the loop's overhead is printed on its own.
-Each path runs in a fresh process of its own, as a user's script would: the plain loop's
-process as Python leaves it, the others with the process settings ``build_run`` applies
-(``keep_freed_memory``). Only training epochs are timed, each after an untimed one in the same
-process (imports, first calls; the compiled path's untimed run compiles, and the extra time of
-its first epoch is printed as the compile time). One untimed round of processes warms the disk
-caches; then the four paths run ``repeats`` times (default 4) in adjacent rounds. A shared
-machine drifts between fast and slow spells that last longer than a round, so each round gives
-ratios measured under one load; their medians are the figures. The last line is
-``ratio framework(best)/plain: R``, best of eager and compiled.
+Each path runs in a fresh process of its own, as a user's script would: the plain loop's process
+as Python and PyTorch leave it (without ``PYTORCH_NVML_BASED_CUDA_CHECK``, which this script's
+import of Lightning sets and a plain PyTorch script does not have), the others with the process
+settings ``build_run`` applies (``tune_process``). Only training epochs are timed, each after an
+untimed one in the same process (imports, first calls; the compiled path's untimed run compiles,
+and the extra time of its first epoch is printed as the compile time). One untimed round of
+processes warms the disk caches; then the four paths run ``repeats`` times (default 4) in
+adjacent rounds. A shared machine drifts between fast and slow spells that last longer than a
+round, so each round gives ratios measured under one load; their medians are the figures. The
+last line is ``ratio framework(best)/plain: R``, best of eager and compiled.
 """
 
+import os
 import statistics
 import subprocess
 import sys
@@ -34,7 +36,7 @@ from torch.nn.utils import clip_grad_norm_
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from src.utils.build import build, build_run
 from src.utils.compose import compose_config
-from src.utils.memory import keep_freed_memory
+from src.utils.process import NVML_CHECK, tune_process
 
 
 class EpochTimer(pl.Callback):
@@ -127,8 +129,10 @@ def child(name: str, input_length: int) -> None:
     Prints ``RESULT seconds samples first_epoch_seconds``. The plain loop's process is left as a
     user's script leaves it; the others get the process settings ``build_run`` applies.
     """
-    if name != "plain":
-        keep_freed_memory()  # what build_run does: the bare loop over the same network runs set up alike
+    if name == "plain":  # as a script that never imported Lightning (which sets it) runs
+        os.environ.pop(NVML_CHECK, None)
+    else:  # what build_run does: the bare loop over the same network runs set up alike
+        tune_process()
     with tempfile.TemporaryDirectory() as output_dir:
         extra = ("module.compile=true", "trainer.max_epochs=2") if name == "compiled" else ()
         cfg = compose_cfg(input_length, output_dir, *extra)

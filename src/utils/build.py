@@ -20,8 +20,8 @@ from omegaconf.errors import InterpolationKeyError
 from src.utils.checkpoints import RunConfigInCheckpoint
 from src.utils.checks import check_settings
 from src.utils.hparams import LogHyperparameters
-from src.utils.memory import keep_freed_memory
 from src.utils.parallel import cpu_count
+from src.utils.process import tune_process
 from src.utils.quiet import silence_known_noise
 from src.utils.validation import ConfigError, first_line, is_number, root_cause
 
@@ -142,7 +142,7 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     callbacks = build_callbacks(cfg, datamodule) + [RunConfigInCheckpoint(cfg), LogHyperparameters(cfg)]
     loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
     place_processes(cfg.trainer)
-    keep_freed_memory()  # no page faults from tensors a step frees and the next re-allocates
+    tune_process()  # no page faults on memory a step frees, no GPU probe a step without a GPU
     trainer = build("trainer", cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
     return Run(cfg, datamodule, module, trainer, loggers)
 

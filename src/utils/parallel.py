@@ -27,6 +27,14 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def has_nvidia_devices() -> bool:
+    """False on Linux without an NVIDIA device file (``/dev/nvidia<N>``, or WSL's ``/dev/dxg``): no CUDA GPU
+    is there, known without importing torch; True elsewhere (only CUDA itself can tell)."""
+    if platform.system() != "Linux":
+        return True
+    return any(Path("/dev").glob("nvidia[0-9]*")) or Path("/dev/dxg").exists()
+
+
 def gpu_count() -> int:
     """CUDA GPUs this process may use, counted without starting CUDA (ddp_fork forks later).
 
@@ -34,7 +42,7 @@ def gpu_count() -> int:
     none, which is known without importing torch and Lightning (~3.5 s of a parallel sweep's
     start); otherwise Lightning's NVML-based count decides.
     """
-    if platform.system() == "Linux" and not any(Path("/dev").glob("nvidia[0-9]*")) and not Path("/dev/dxg").exists():
+    if not has_nvidia_devices():
         return 0
     from lightning_fabric.accelerators.cuda import num_cuda_devices  # counts through NVML: fork-safe
 

@@ -1,0 +1,99 @@
+"""Process settings: a training step re-uses the memory the previous one freed, without page faults,
+and asks no GPU library whether a GPU is there on a machine without one."""
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from src.utils import parallel, process
+from src.utils.compose import ROOT_DIR
+from src.utils.process import keep_freed_memory
+
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+# A step that allocates, fills and frees a 40 MiB tensor. glibc's defaults hand such a block back to
+# the system when it is freed (it is over the 32 MiB that glibc's adaptive threshold can reach), so
+# every step faults each of its pages in anew; the settings keep it for the next step. (A real step's
+# ~1.2 MiB blocks suffer the same whenever the adaptive thresholds trim them, which depends on the
+# order of allocations: measured in benchmarks/palindrome.py, not here.)
+FAULTS_PER_STEP = """
+import resource, sys, torch
+from src.utils.process import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+torch.set_num_threads(1)
+def step():
+    torch.ones(10 << 20).sum()
+for _ in range(12):  # (the heap settles within the first ~7)
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    step()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20)
+"""
+
+
+def faults_per_step(mode: str) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", FAULTS_PER_STEP, mode], cwd=ROOT_DIR, capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.split()[-1])
+
+
+@pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
+def test_a_step_stops_page_faulting_on_memory_the_last_step_freed():
+    default, kept = faults_per_step("default"), faults_per_step("keep")
+    assert default > 4 * max(kept, 1), (default, kept)  # the defaults fault in every page of the block each step
+
+
+def test_a_user_setting_of_the_threshold_wins(monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert keep_freed_memory() is False
+
+
+NVML_LOADS_PER_STEP = """
+import sys, torch
+import pytorch_lightning  # sets PYTORCH_NVML_BASED_CUDA_CHECK=1
+from src.utils.process import tune_process
+if sys.argv[1] == "tuned":
+    tune_process()
+loads = []
+original = torch.cuda._raw_device_count_nvml
+torch.cuda._raw_device_count_nvml = lambda: loads.append(1) or original()
+net = torch.nn.Linear(4, 2)
+optimizer = torch.optim.RMSprop(net.parameters())
+for _ in range(10):
+    net(torch.ones(3, 4)).sum().backward()
+    optimizer.step()
+print(len(loads) / 10, torch.cuda.is_available())
+"""
+
+
+def nvml_loads_per_step(mode: str) -> tuple[float, bool]:
+    out = subprocess.run(
+        [sys.executable, "-c", NVML_LOADS_PER_STEP, mode], cwd=ROOT_DIR, capture_output=True, text=True, check=True
+    )
+    loads, available = out.stdout.split()[-2:]
+    return float(loads), available == "True"
+
+
+@pytest.mark.skipif(parallel.has_nvidia_devices(), reason="a machine with NVIDIA devices keeps the NVML check")
+def test_without_a_gpu_an_optimizer_step_loads_no_gpu_library():
+    import torch
+
+    if not torch.cuda._is_compiled():  # a CPU build of torch never asks NVML
+        pytest.skip("torch built without CUDA")
+    assert nvml_loads_per_step("as Lightning leaves it")[0] >= 1  # what the setting saves
+    assert nvml_loads_per_step("tuned") == (0.0, False)
+
+
+def test_gpu_probes_stay_where_there_are_nvidia_devices(monkeypatch):
+    monkeypatch.setenv(process.NVML_CHECK, "1")
+    monkeypatch.setattr(process, "has_nvidia_devices", lambda: True)
+    assert process.skip_gpu_probes() is False
+    assert process.NVML_CHECK in process.os.environ
+    monkeypatch.setattr(process, "has_nvidia_devices", lambda: False)
+    assert process.skip_gpu_probes() is True
+    assert process.NVML_CHECK not in process.os.environ
