@@ -1,5 +1,6 @@
 """The hand-written vanilla RNN cell computes exactly the equations of EXPERIMENTS.md."""
 
+import pytest
 import torch
 
 from src.networks.rnn import Recurrence, VanillaRNN
@@ -45,9 +46,10 @@ def test_gradients_match_the_recurrence_written_step_by_step():
         torch.testing.assert_close(got, expected)
 
 
-def test_written_out_backpropagation_through_time_matches_autograd():
+@pytest.mark.parametrize("steps", [1, 2, 5])
+def test_written_out_backpropagation_through_time_matches_autograd(steps):
     torch.manual_seed(0)
-    x = torch.randn(3, 5, 2, dtype=torch.double, requires_grad=True)
+    x = torch.randn(3, steps, 2, dtype=torch.double, requires_grad=True)
     W_hx = torch.randn(4, 2, dtype=torch.double, requires_grad=True)
     W_hh = (0.5 * torch.randn(4, 4, dtype=torch.double)).requires_grad_()
     b_h = torch.randn(4, dtype=torch.double, requires_grad=True)

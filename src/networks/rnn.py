@@ -96,12 +96,13 @@ class Recurrence(torch.autograd.Function):
         batch, steps, _ = x.shape
         xs = x.transpose(0, 1).reshape(steps * batch, -1)  # time-major: step t is rows t*B..(t+1)*B
         hs = x.new_empty(steps + 1, batch, W_hh.shape[0])  # h_0 .. h_T
-        hs[0].zero_()
+        h = hs.unbind(0)  # a view of each step, made in one call
+        h[0].zero_()
         torch.addmm(b_h, xs, W_hx.T, out=hs[1:].view(steps * batch, -1))  # every step's drive at once
-        hs[1].tanh_()  # h_0 = 0: the first step has no recurrent product
+        h[1].tanh_()  # h_0 = 0: the first step has no recurrent product
         recurrent = W_hh.T
-        for t in range(2, steps + 1):
-            hs[t].addmm_(hs[t - 1], recurrent).tanh_()
+        for previous, current in zip(h[1:-1], h[2:]):
+            current.addmm_(previous, recurrent).tanh_()
         ctx.save_for_backward(xs, W_hx, W_hh, hs)
         return hs[steps].clone()
 
@@ -109,11 +110,11 @@ class Recurrence(torch.autograd.Function):
     def backward(ctx, grad_h):
         xs, W_hx, W_hh, hs = ctx.saved_tensors
         steps, hidden = hs.shape[0] - 1, hs.shape[2]
-        grad_a = 1 - hs[1:].square()  # tanh' per step, then (in place) the gradient before the tanh
-        for t in range(steps - 1, -1, -1):
-            grad_a[t].mul_(grad_h)
-            if t:
-                grad_h = torch.mm(grad_a[t], W_hh)
+        grad_a = hs[1:].square().neg_().add_(1)  # tanh' per step, then (in place) the gradient before the tanh
+        per_step = grad_a.unbind(0)
+        for grad_a_t in per_step[:0:-1]:  # steps T .. 2: each passes its gradient to the step before
+            grad_h = torch.mm(grad_a_t.mul_(grad_h), W_hh)
+        per_step[0].mul_(grad_h)
         flat = grad_a.view(-1, hidden)
         grad_x = grad_W_hx = grad_W_hh = grad_b = None
         if ctx.needs_input_grad[0]:
