@@ -1,11 +1,24 @@
 """Each private-API helper of src/utils/internals.py still does its job on the installed libraries."""
 
+import inspect
+
+import pytest
 import pytorch_lightning as pl
 import torch
 from hydra.core.utils import JobReturn, JobStatus
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.demos.boring_classes import BoringModel
 from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.profilers import SimpleProfiler
+from pytorch_lightning.trainer import call
 
-from src.utils.internals import FastHookNames, hydra_args_parser, job_error, tensorboard_file_writer
+from src.utils.internals import (
+    FastHookNames,
+    dispatch_callback_hooks_to_implementers,
+    hydra_args_parser,
+    job_error,
+    tensorboard_file_writer,
+)
 
 
 def test_hydras_parser_reads_overrides_and_flags_as_hydra_does():
@@ -49,3 +62,74 @@ def test_the_errors_a_job_raises_survive_pickling_to_the_launching_process():
     for error in (ConfigError("data.x", "bad", full_key=True), RunInterrupted("stopped", 15), TrainingDiverged("nan")):
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and str(copy) == str(error)
+
+
+class Recorder(pl.Callback):
+    """Records every hook it implements, with the module's current hook name at the time."""
+
+    def __init__(self, calls: list):
+        self.calls = calls
+
+    def record(self, hook: str, trainer, module, *args) -> None:
+        self.calls.append((type(self).__name__, hook, module._current_fx_name, len(args)))
+
+    def on_train_batch_end(self, trainer, module, *args):
+        self.record("on_train_batch_end", trainer, module, *args)
+
+    def on_before_optimizer_step(self, trainer, module, *args):
+        self.record("on_before_optimizer_step", trainer, module, *args)
+
+    def on_validation_end(self, trainer, module, *args):
+        self.record("on_validation_end", trainer, module, *args)
+
+
+class MonitoringRecorder(EarlyStopping):
+    """A monitoring callback (Lightning calls some hooks on these apart from the others)."""
+
+    def __init__(self, calls: list):
+        super().__init__(monitor="valid_loss", strict=False, check_on_train_epoch_end=False)
+        self.calls = calls
+
+    def on_validation_end(self, trainer, module):
+        self.calls.append(("MonitoringRecorder", "on_validation_end", module._current_fx_name, 0))
+        super().on_validation_end(trainer, module)
+
+
+def hook_calls_and_profiled_names(tmp_path, dispatch) -> tuple[list, set]:
+    calls = []
+    on_instance = pl.Callback()  # a hook set on one callback object, not its class
+    on_instance.on_train_batch_start = lambda trainer, module, *args: calls.append(
+        ("instance", "on_train_batch_start", module._current_fx_name, len(args))
+    )
+    profiler = SimpleProfiler()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(call, "_call_callback_hooks", dispatch)
+        trainer = pl.Trainer(
+            default_root_dir=tmp_path,
+            max_epochs=2,
+            limit_train_batches=3,
+            limit_val_batches=2,
+            callbacks=[Recorder(calls), on_instance, MonitoringRecorder(calls), ModelCheckpoint(tmp_path)],
+            profiler=profiler,
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        trainer.fit(BoringModel())
+    return calls, {name for name in profiler.recorded_durations if name.startswith("[Callback]")}
+
+
+def test_hooks_reach_the_callbacks_that_implement_them_as_lightning_calls_them(tmp_path):
+    dispatch_callback_hooks_to_implementers()
+    ours = call._call_callback_hooks
+    lightnings = ours.lightnings
+    assert list(inspect.signature(ours).parameters) == list(inspect.signature(lightnings).parameters)
+    expected, lightning_names = hook_calls_and_profiled_names(tmp_path / "lightning", lightnings)
+    got, names = hook_calls_and_profiled_names(tmp_path / "ours", ours)
+    assert got == expected and len(got) > 20
+    assert {hook for _, hook, _, _ in got} >= {"on_train_batch_start", "on_validation_end", "on_train_batch_end"}
+    # profiled: Lightning's names, for the hooks a callback implements (the others are skipped)
+    implemented = {"on_train_batch_end", "on_before_optimizer_step", "on_validation_end"}  # by Recorder
+    assert "[Callback]Recorder.on_train_batch_end" in names and names < lightning_names
+    skipped = {name.removeprefix("[Callback]Recorder.") for name in lightning_names - names if "Recorder." in name}
+    assert "on_train_epoch_start" in skipped and not skipped & implemented  # no-ops only
