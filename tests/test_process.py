@@ -54,29 +54,24 @@ def test_a_user_setting_of_the_threshold_wins(monkeypatch):
 
 
 NVML_LOADS_PER_STEP = """
-import sys, torch
+import torch
 import pytorch_lightning  # sets PYTORCH_NVML_BASED_CUDA_CHECK=1
 from src.utils.process import tune_process
-if sys.argv[1] == "tuned":
-    tune_process()
 loads = []
 original = torch.cuda._raw_device_count_nvml
 torch.cuda._raw_device_count_nvml = lambda: loads.append(1) or original()
 net = torch.nn.Linear(4, 2)
 optimizer = torch.optim.RMSprop(net.parameters())
-for _ in range(10):
-    net(torch.ones(3, 4)).sum().backward()
-    optimizer.step()
-print(len(loads) / 10, torch.cuda.is_available())
+def loads_per_step():
+    loads.clear()
+    for _ in range(10):
+        net(torch.ones(3, 4)).sum().backward()
+        optimizer.step()
+    return len(loads) / 10
+as_lightning_leaves_it = loads_per_step()
+tune_process()
+print(as_lightning_leaves_it, loads_per_step(), torch.cuda.is_available())
 """
-
-
-def nvml_loads_per_step(mode: str) -> tuple[float, bool]:
-    out = subprocess.run(
-        [sys.executable, "-c", NVML_LOADS_PER_STEP, mode], cwd=ROOT_DIR, capture_output=True, text=True, check=True
-    )
-    loads, available = out.stdout.split()[-2:]
-    return float(loads), available == "True"
 
 
 @pytest.mark.skipif(parallel.has_nvidia_devices(), reason="a machine with NVIDIA devices keeps the NVML check")
@@ -85,8 +80,12 @@ def test_without_a_gpu_an_optimizer_step_loads_no_gpu_library():
 
     if not torch.cuda._is_compiled():  # a CPU build of torch never asks NVML
         pytest.skip("torch built without CUDA")
-    assert nvml_loads_per_step("as Lightning leaves it")[0] >= 1  # what the setting saves
-    assert nvml_loads_per_step("tuned") == (0.0, False)
+    out = subprocess.run(
+        [sys.executable, "-c", NVML_LOADS_PER_STEP], cwd=ROOT_DIR, capture_output=True, text=True, check=True
+    )
+    before, after, available = out.stdout.split()[-3:]
+    assert float(before) >= 1  # what the setting saves
+    assert (float(after), available) == (0.0, "False")
 
 
 def test_gpu_probes_stay_where_there_are_nvidia_devices(monkeypatch):
@@ -97,3 +96,18 @@ def test_gpu_probes_stay_where_there_are_nvidia_devices(monkeypatch):
     monkeypatch.setattr(process, "has_nvidia_devices", lambda: False)
     assert process.skip_gpu_probes() is True
     assert process.NVML_CHECK not in process.os.environ
+
+
+def test_build_run_applies_the_process_settings_and_the_callback_dispatch(tmp_path, monkeypatch):
+    from pytorch_lightning.trainer import call
+
+    from src.utils.build import build_run
+    from src.utils.compose import compose_config
+
+    lightnings = getattr(call._call_callback_hooks, "lightnings", call._call_callback_hooks)
+    monkeypatch.setattr(call, "_call_callback_hooks", lightnings)
+    monkeypatch.setenv(process.NVML_CHECK, "1")
+    monkeypatch.setattr(process, "has_nvidia_devices", lambda: False)
+    build_run(compose_config(["data.data_size=200", "trainer=cpu"], tmp_path))
+    assert process.NVML_CHECK not in process.os.environ
+    assert call._call_callback_hooks.implementers_only and call._call_callback_hooks.lightnings is lightnings
