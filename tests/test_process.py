@@ -78,14 +78,13 @@ print(as_lightning_leaves_it, loads_per_step(), torch.cuda.is_available())
 def test_without_a_gpu_an_optimizer_step_loads_no_gpu_library():
     import torch
 
-    if not torch.cuda._is_compiled():  # a CPU build of torch never asks NVML
-        pytest.skip("torch built without CUDA")
     out = subprocess.run(
         [sys.executable, "-c", NVML_LOADS_PER_STEP], cwd=ROOT_DIR, capture_output=True, text=True, check=True
     )
     before, after, available = out.stdout.split()[-3:]
-    assert float(before) >= 1  # what the setting saves
     assert (float(after), available) == (0.0, "False")
+    if torch.cuda._is_compiled():  # a CUDA build loads NVML at every step as Lightning leaves it (a CPU build never)
+        assert float(before) >= 1  # what the setting saves
 
 
 def test_gpu_probes_stay_where_there_are_nvidia_devices(monkeypatch):

@@ -5,6 +5,8 @@ torch 2.14); pyproject.toml bounds those versions, and tests/test_internals.py e
 helper, so an upgrade that moves one of them fails there, in one obvious place.
 """
 
+import functools
+
 from hydra.core.utils import JobReturn
 
 
@@ -93,9 +95,13 @@ def dispatch_callback_hooks_to_implementers() -> None:
     if getattr(call._call_callback_hooks, "implementers_only", False):
         return
 
+    @functools.cache  # asked for each callback at each hook of each step: answered once per class
+    def class_implements(cls: type, hook_name: str) -> bool:
+        return getattr(cls, hook_name, None) is not getattr(Callback, hook_name, None)
+
     def implements(callback, hook_name: str) -> bool:
-        own = getattr(type(callback), hook_name, None) is not getattr(Callback, hook_name, None)
-        return own or hook_name in getattr(callback, "__dict__", ())  # a hook set on the instance counts
+        # a hook set on the instance counts too
+        return class_implements(type(callback), hook_name) or hook_name in getattr(callback, "__dict__", ())
 
     def _call_callback_hooks(trainer, hook_name: str, *args, monitoring_callbacks: bool | None = None, **kwargs):
         pl_module = trainer.lightning_module

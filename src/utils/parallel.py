@@ -36,12 +36,9 @@ def has_nvidia_devices() -> bool:
 
 
 def gpu_count() -> int:
-    """CUDA GPUs this process may use, counted without starting CUDA (ddp_fork forks later).
-
-    On Linux without an NVIDIA device file (``/dev/nvidia<N>``, or WSL's ``/dev/dxg``) there is
-    none, which is known without importing torch and Lightning (~3.5 s of a parallel sweep's
-    start); otherwise Lightning's NVML-based count decides.
-    """
+    """CUDA GPUs this process may use, counted without starting CUDA (ddp_fork forks later): none
+    without NVIDIA device files (``has_nvidia_devices``; no torch or Lightning import, ~3.5 s of a
+    parallel sweep's start), else Lightning's NVML-based count."""
     if not has_nvidia_devices():
         return 0
     from lightning_fabric.accelerators.cuda import num_cuda_devices  # counts through NVML: fork-safe
@@ -99,10 +96,10 @@ def job_share(n_jobs: int | None, lock_dir: str | Path, trainer_cfg) -> Iterator
     n_jobs = parallel_jobs() if n_jobs < 0 else n_jobs
     torch.set_num_threads(threads_per_job(n_jobs))
     log.info("one of %d concurrent jobs: threads=%d", n_jobs, torch.get_num_threads())
-    on_gpu = trainer_cfg.get("accelerator") in ("auto", "gpu", "cuda") and gpu_count() > 0
-    if not on_gpu or trainer_cfg.get("devices") != 1:
+    gpus = gpu_count() if trainer_cfg.get("accelerator") in ("auto", "gpu", "cuda") else 0
+    if not gpus or trainer_cfg.get("devices") != 1:
         yield
         return
-    with claim_gpu(lock_dir, gpu_count()) as index:
+    with claim_gpu(lock_dir, gpus) as index:
         trainer_cfg.devices = [index]
         yield
