@@ -46,11 +46,12 @@ def test_gradients_match_the_recurrence_written_step_by_step():
         torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.parametrize("input_dim", [1, 2])  # 1: the rank-1 input projection of scalar digits
 @pytest.mark.parametrize("steps", [1, 2, 5])
-def test_written_out_backpropagation_through_time_matches_autograd(steps):
+def test_written_out_backpropagation_through_time_matches_autograd(steps, input_dim):
     torch.manual_seed(0)
-    x = torch.randn(3, steps, 2, dtype=torch.double, requires_grad=True)
-    W_hx = torch.randn(4, 2, dtype=torch.double, requires_grad=True)
+    x = torch.randn(3, steps, input_dim, dtype=torch.double, requires_grad=True)
+    W_hx = torch.randn(4, input_dim, dtype=torch.double, requires_grad=True)
     W_hh = (0.5 * torch.randn(4, 4, dtype=torch.double)).requires_grad_()
     b_h = torch.randn(4, dtype=torch.double, requires_grad=True)
     assert torch.autograd.gradcheck(Recurrence.apply, (x, W_hx, W_hh, b_h))
