@@ -20,7 +20,7 @@ from omegaconf.errors import InterpolationKeyError
 from src.utils.checkpoints import RunConfigInCheckpoint
 from src.utils.checks import check_settings
 from src.utils.hparams import LogHyperparameters
-from src.utils.internals import dispatch_callback_hooks_to_implementers
+from src.utils.internals import lighten_lightning_loops
 from src.utils.parallel import cpu_count
 from src.utils.process import tune_process
 from src.utils.quiet import silence_known_noise
@@ -144,7 +144,7 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
     place_processes(cfg.trainer)
     tune_process()  # no page faults on memory a step frees, no GPU probe a step without a GPU
-    dispatch_callback_hooks_to_implementers()  # no calls of hooks a callback leaves to Lightning's no-op
+    lighten_lightning_loops()  # no calls of hooks left to Lightning's no-ops, no signature read per step
     trainer = build("trainer", cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
     return Run(cfg, datamodule, module, trainer, loggers)
 
