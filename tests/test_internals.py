@@ -99,6 +99,23 @@ class MonitoringRecorder(EarlyStopping):
         super().on_validation_end(trainer, module)
 
 
+def fit_boring(tmp_path, module: pl.LightningModule, profiler=None, batches: int = 3, callbacks=()) -> None:
+    """Two short epochs of ``module``; checkpoints only from a ModelCheckpoint in ``callbacks``."""
+    trainer = pl.Trainer(
+        default_root_dir=tmp_path,
+        max_epochs=2,
+        limit_train_batches=batches,
+        limit_val_batches=2,
+        callbacks=list(callbacks),
+        profiler=profiler or NoProfiler(),
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+    )
+    trainer.fit(module)
+
+
 def hook_calls_and_profiled_names(tmp_path, dispatch) -> tuple[list, set]:
     calls = []
     on_instance = pl.Callback()  # a hook set on one callback object, not its class
@@ -108,18 +125,8 @@ def hook_calls_and_profiled_names(tmp_path, dispatch) -> tuple[list, set]:
     profiler = SimpleProfiler()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(call, "_call_callback_hooks", dispatch)
-        trainer = pl.Trainer(
-            default_root_dir=tmp_path,
-            max_epochs=2,
-            limit_train_batches=3,
-            limit_val_batches=2,
-            callbacks=[Recorder(calls), on_instance, MonitoringRecorder(calls), ModelCheckpoint(tmp_path)],
-            profiler=profiler,
-            logger=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
-        trainer.fit(BoringModel())
+        callbacks = [Recorder(calls), on_instance, MonitoringRecorder(calls), ModelCheckpoint(tmp_path)]
+        fit_boring(tmp_path, BoringModel(), profiler, callbacks=callbacks)
     return calls, {name for name in profiler.recorded_durations if name.startswith("[Callback]")}
 
 
@@ -137,21 +144,6 @@ def test_hooks_reach_the_callbacks_that_implement_them_as_lightning_calls_them(t
     assert "[Callback]Recorder.on_train_batch_end" in names and names < lightning_names
     skipped = {name.removeprefix("[Callback]Recorder.") for name in lightning_names - names if "Recorder." in name}
     assert "on_train_epoch_start" in skipped and not skipped & implemented  # no-ops only
-
-
-def fit_boring(tmp_path, module: pl.LightningModule, profiler=None, batches: int = 3) -> None:
-    trainer = pl.Trainer(
-        default_root_dir=tmp_path,
-        max_epochs=2,
-        limit_train_batches=batches,
-        limit_val_batches=2,
-        profiler=profiler or NoProfiler(),
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-    )
-    trainer.fit(module)
 
 
 class TakesNoBatchIndex(BoringModel):

@@ -72,6 +72,17 @@ class FastHookNames:
             super().__setattr__(name, value)
 
 
+@functools.cache  # asked at each hook of each step: answered once per class
+def class_overrides(cls: type, base: type, hook_name: str) -> bool:
+    """Whether ``cls`` has a ``hook_name`` of its own rather than ``base``'s."""
+    return getattr(cls, hook_name, None) is not getattr(base, hook_name, None)
+
+
+def overrides(obj, base: type, hook_name: str) -> bool:
+    """Whether ``obj``'s ``hook_name`` is its own (from its class, or set on the instance), not ``base``'s."""
+    return class_overrides(type(obj), base, hook_name) or hook_name in getattr(obj, "__dict__", ())
+
+
 def dispatch_callback_hooks_to_implementers() -> None:
     """Make Lightning call a callback hook only on the callbacks that implement it (once per process).
 
@@ -95,14 +106,6 @@ def dispatch_callback_hooks_to_implementers() -> None:
     if getattr(call._call_callback_hooks, "implementers_only", False):
         return
 
-    @functools.cache  # asked for each callback at each hook of each step: answered once per class
-    def class_implements(cls: type, hook_name: str) -> bool:
-        return getattr(cls, hook_name, None) is not getattr(Callback, hook_name, None)
-
-    def implements(callback, hook_name: str) -> bool:
-        # a hook set on the instance counts too
-        return class_implements(type(callback), hook_name) or hook_name in getattr(callback, "__dict__", ())
-
     def _call_callback_hooks(trainer, hook_name: str, *args, monitoring_callbacks: bool | None = None, **kwargs):
         pl_module = trainer.lightning_module
         if pl_module:
@@ -116,7 +119,7 @@ def dispatch_callback_hooks_to_implementers() -> None:
         profiler = trainer.profiler
         named = not isinstance(profiler, NoProfiler)
         for callback in callbacks:
-            if not implements(callback, hook_name):
+            if not overrides(callback, Callback, hook_name):
                 continue
             fn = getattr(callback, hook_name)
             if callable(fn):
@@ -203,10 +206,7 @@ def skip_no_op_module_hooks() -> None:
 
 
 def module_hook_caller(lightnings):
-    """``skip_no_op_module_hooks``'s replacement for ``lightnings`` (Lightning's ``_call_lightning_module_hook``).
-
-    The no-ops are the ``NO_OP_MODULE_HOOKS`` of ``LightningModule`` as they are when this is called.
-    """
+    """``skip_no_op_module_hooks``'s replacement for ``lightnings`` (Lightning's ``_call_lightning_module_hook``)."""
     import logging
 
     from pytorch_lightning import LightningModule
@@ -214,17 +214,13 @@ def module_hook_caller(lightnings):
 
     from src.utils.profiling import NoProfiler
 
-    no_ops = {name: getattr(LightningModule, name) for name in NO_OP_MODULE_HOOKS}
-
-    @functools.cache
-    def class_overrides(cls: type, hook_name: str) -> bool:
-        return getattr(cls, hook_name, None) is not no_ops[hook_name]
+    no_ops = frozenset(NO_OP_MODULE_HOOKS)
 
     def _call_lightning_module_hook(trainer, hook_name: str, *args, pl_module=None, **kwargs):
         pl_module = pl_module or trainer.lightning_module
         if pl_module is None or not isinstance(trainer.profiler, NoProfiler):
             return lightnings(trainer, hook_name, *args, pl_module=pl_module, **kwargs)
-        if hook_name in no_ops and not class_overrides(type(pl_module), hook_name) and hook_name not in vars(pl_module):
+        if hook_name in no_ops and not overrides(pl_module, LightningModule, hook_name):
             return None
         if call.log.isEnabledFor(logging.DEBUG):
             call.log.debug(f"{trainer.__class__.__name__}: calling lightning module hook: {hook_name}")
