@@ -7,21 +7,25 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
-.PHONY: install train test lint format bench bench-sweep fashion-mnist clean
+.PHONY: install train test test-fast lint format bench bench-sweep fashion-mnist clean
 
 install: $(STAMP) fashion-mnist
 
+# Quiet: one line saying what is installed, then only pip's warnings and errors.
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[dev]'
-	touch $(STAMP)
+	@echo "Installing PyTorch, Lightning, Hydra and the rest into $(VENV) (a few minutes the first time)..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+	@echo "Installed."
 
 # The one real image dataset available offline (Debian's dataset-fashion-mnist); elsewhere
 # torchvision downloads it at first use.
 fashion-mnist:
 	@if [ ! -d $(FASHION_MNIST) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+		echo "Installing Debian's dataset-fashion-mnist..."; \
+		apt-get update -qq >/dev/null && apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	fi
 
 train: install
@@ -29,6 +33,10 @@ train: install
 
 test: install
 	$(PY) -m pytest -n 2
+
+# The inner loop: everything but the tests marked slow (about a minute on 2 cores)
+test-fast: install
+	$(PY) -m pytest -n 2 -m "not slow"
 
 # ruff: lint (pycodestyle, pyflakes, import order, bugbear, ...) and formatting, as pyproject.toml sets
 lint: install

@@ -7,6 +7,7 @@ python train.py --help                       # groups, options and the composed 
 """
 
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -16,8 +17,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-import src.utils.resolvers  # noqa: F401  (registers ${if:...} and ${pid:} before Hydra composes)
-from src.utils.cli import exit_on_bad_command_line
+import src.config.resolvers  # noqa: F401  (registers ${if:...} and ${pid:} before Hydra composes)
+from src.config.command_line import exit_on_bad_command_line
+from src.config.errors import ConfigError
 
 # torch and Lightning are imported inside train() and main(): a rejected command line, and the
 # launching process of a parallel or cluster sweep (which only hands jobs out), never load them.
@@ -46,15 +48,14 @@ def train(cfg: DictConfig) -> float | None:
     Every setting is checked, and a resumed checkpoint compared with this config, before
     anything is written into a run folder.
     """
-    from src.utils.checks import check_settings
-
-    check_settings(cfg)  # before torch is even imported: a bad value is reported at once
-
+    from src.build import build_run
     from src.callbacks.safety import GracefulInterrupt
     from src.metric_tags import STEP_TAGS
-    from src.utils.build import build_run
-    from src.utils.checkpoints import resolve_ckpt_path, run_dir_of
+    from src.process import configure_process
+    from src.run.resume import resolve_ckpt_path, run_dir_of
 
+    # this process is the run's own: the process-wide settings of conf/train.yaml's process: node
+    configure_process(**cfg.process)
     ckpt_path = resolve_ckpt_path(cfg)
     if ckpt_path and (resumed_dir := run_dir_of(ckpt_path)):  # a resumed run goes on in its own
         cfg.paths.output_dir = str(resumed_dir)  # folder: one TB run, and its best checkpoint is known
@@ -81,13 +82,19 @@ def train(cfg: DictConfig) -> float | None:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from src.utils.parallel import job_share
+    from src.sweeps.placement import job_share
 
     hydra_cfg = HydraConfig.get()
-    n_jobs = hydra_cfg.launcher.get("n_jobs") if hydra_cfg.mode == RunMode.MULTIRUN else None
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    n_jobs = hydra_cfg.launcher.get("n_jobs") if multirun else None
     try:
         with job_share(n_jobs, Path(hydra_cfg.sweep.dir) / ".gpu_locks", cfg.trainer):
             return train(cfg)
+    except ConfigError as error:
+        if multirun or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise  # a sweep marks the job FAILED and goes on; HYDRA_FULL_ERROR asks for the traceback
+        sys.stderr.write(f"{error}\n")  # one line, without Hydra's frame around it
+        sys.exit(2)
     except Exception as error:
         safety = sys.modules.get("src.callbacks.safety")  # loaded if training started; a bad value fails earlier
         if safety is None or not isinstance(error, safety.RunInterrupted):

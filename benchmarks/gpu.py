@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from palindrome import compose_cfg, framework_epoch, plain_epoch
 
-from src.utils.build import build_run
-from src.utils.compose import ROOT_DIR, compose_config
+from src.build import build_run
+from src.config.compose import ROOT_DIR, compose_config
 
 GPU = torch.cuda.is_available()
 DEVICE = ["trainer=gpu"] if GPU else ["trainer=cpu"]

@@ -12,7 +12,7 @@ plain loop over the framework's own network, so the loop's overhead is printed o
 Each path runs in a fresh process of its own, as a user's script would: the plain loop's process
 as Python and PyTorch leave it (without ``PYTORCH_NVML_BASED_CUDA_CHECK``, which this script's
 import of Lightning sets and a plain PyTorch script does not have), the others with the process
-settings ``build_run`` applies (``tune_process``). Only training epochs are timed, each after an
+settings train.py applies to its process (``configure_process``). Only training epochs are timed, each after an
 untimed one in the same process (imports, first calls; the compiled path's untimed run compiles,
 and the extra time of its first epoch is printed as the compile time). One untimed round of
 processes warms the disk caches; then the four paths run ``repeats`` times (default 4) in
@@ -34,9 +34,9 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from src.utils.build import build, build_run
-from src.utils.compose import compose_config
-from src.utils.process import NVML_CHECK, tune_process
+from src.build import build, build_run
+from src.config.compose import compose_config
+from src.process import NVML_CHECK, configure_process
 
 
 class EpochTimer(pl.Callback):
@@ -127,12 +127,12 @@ def child(name: str, input_length: int) -> None:
     """One path in this fresh process: an untimed epoch (imports, first calls, compiling), then a timed one.
 
     Prints ``RESULT seconds samples first_epoch_seconds``. The plain loop's process is left as a
-    user's script leaves it; the others get the process settings ``build_run`` applies.
+    user's script leaves it; the others get the process settings train.py applies.
     """
     if name == "plain":  # as a script that never imported Lightning (which sets it) runs
         os.environ.pop(NVML_CHECK, None)
-    else:  # what build_run does: the bare loop over the same network runs set up alike
-        tune_process()
+    else:  # what train.py does: the bare loop over the same network runs set up alike
+        configure_process()
     with tempfile.TemporaryDirectory() as output_dir:
         extra = ("module.compile=true", "trainer.max_epochs=2") if name == "compiled" else ()
         cfg = compose_cfg(input_length, output_dir, *extra)

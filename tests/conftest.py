@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.utils.compose import ROOT_DIR, compose_config
+from src.config.compose import ROOT_DIR, compose_config
 
 # One thread: results then do not depend on the machine's core count (reduction order), and
 # the suite's subprocesses do not fight over the cores.

@@ -1,30 +1,57 @@
 """Every kind of bad input, as a user types it: one line naming the key, before anything is trained or written.
 
-One table, one row per case: the command line and the text the message must hold (which starts
-with the offending key). Each row runs ``python train.py ARGS`` as a real subprocess in its own
-folder, which holds a file ``notafolder`` and a checkpoint of random bytes ``garbage.ckpt``.
+Two tables. ``COMMAND_LINE``: what is refused before Hydra composes (unknown options, misspelled
+keys, sweep-only settings, unwritable folders), each as a real ``python train.py`` subprocess
+that must not import torch. ``VALUES``: what the objects that take a value refuse (the
+constructors, the optimizer, the Trainer, the project's own checks), run in-process through
+``train()``, which is what ``python train.py`` calls; a few of them also run as subprocesses, to
+see the line alone on stderr, without Hydra's frame. Option lists come from ``conf/``.
 """
+
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from tests.conftest import run_train
+from src.config.compose import ROOT_DIR, config_options
+from src.config.errors import ConfigError
+from tests.conftest import QUIET, run_train, subprocess_env
+from train import train
 
-NO_GPU = not torch.cuda.is_available()
-BAD_INPUTS = [
-    # config groups and keys
-    (["model=foo"], "model=foo: unknown option; choose one of: cnn, gru, lstm, mlp, mlp_numpy, rnn"),
-    (["model=mlp", "data=spirals"], "data=spirals: unknown option; choose one of:"),
+
+def choose_one_of(group: str) -> str:
+    return f"{group}=foo: unknown option; choose one of: {', '.join(config_options(group))}"
+
+
+COMMAND_LINE = [
+    (["model=foo"], choose_one_of("model")),
+    (["model=mlp", "data=foo"], choose_one_of("data")),
+    (["-m", "optimizer=sgd,foo"], choose_one_of("optimizer")),
     (["data.input_lenght=5"], "data.input_lenght: no such key; did you mean data.input_length?"),
     (["trainer.max_epoch=5"], "trainer.max_epoch: no such key; did you mean trainer.max_epochs?"),
-    # top-level keys
+    (["model=mlp", "data.noise=0.3"], "data.noise: no such key; did you mean data.generator.noise?"),
+    (
+        ["callbacks.model_checkpoint.every_n_train_steps=5"],  # the best checkpoint is saved after validation only
+        "callbacks.model_checkpoint.every_n_train_steps: no such key; did you mean callbacks.last_checkpoint.",
+    ),
+    (["hparams_search=mlp_optuna"], "hparams_search: a search runs many jobs; add -m"),
+    (["hydra.run.dir=notafolder/run"], "hydra.run.dir: cannot write the run's outputs under"),
+]
+
+NO_GPU = not torch.cuda.is_available()
+NO_MPS = not torch.backends.mps.is_available()
+VALUES = [
+    # top-level keys (src/config/checks.py)
     (["seed=abc"], "seed: must be an integer >= 0, got 'abc'"),
     (["test_ckpt=worst"], "test_ckpt: must be one of best, last; got 'worst'"),
     (["optimized_metric=acc"], "optimized_metric: must be one of val/acc_best,"),
+    (["process.quiet=yes"], "process.quiet: must be true or false, got 'yes'"),
+    # resume (src/run/resume.py)
     (["ckpt_path=missing.ckpt"], "ckpt_path: missing.ckpt is not a file"),
     (["ckpt_path=garbage.ckpt"], "ckpt_path: garbage.ckpt is not a readable checkpoint"),
     (["ckpt_path=latest"], "ckpt_path: is 'latest' but there is no checkpoints/last.ckpt"),
-    # data
+    # data (the datamodules' constructors)
     (["data.input_length=abc"], "data.input_length: must be an integer >= 1, got 'abc'"),
     (["data.input_length=0"], "data.input_length: must be an integer >= 1, got 0"),
     (["data.input_length=100000"], "data.input_length: 120,000 palindromes of input_length=100000 need about"),
@@ -33,20 +60,22 @@ BAD_INPUTS = [
     (["data.input_scale=0"], "data.input_scale: must not be 0"),
     (["data.input_offset=abc"], "data.input_offset: must be a finite number, got 'abc'"),
     (["data.one_hot=true", "data.input_scale=0.5"], "data.input_scale: rescales scalar digits only"),
+    (["model=cnn", "data.batch_size=0"], "data.batch_size: must be an integer >= 1, got 0"),
+    (["model=cnn", "data.root=notafolder"], "data.root: notafolder is a file; give the folder"),
+    (["model=cnn", "data.download=false"], "data.root: CIFAR-10 is not in"),
+    (["model=cnn", "data=fashion_mnist", "data.val_size=100000"], "data.val_size: must be smaller than the 60000"),
+    # optimizer (ranges by meaning, then torch's own constructor)
+    (["optimizer.lr=-1"], "optimizer.lr: must lie in (0, inf), got -1"),
+    (["optimizer.lr=nan"], "optimizer.lr: must be a finite number, got nan"),
+    (["optimizer.lr=fast"], "optimizer.lr: must be a finite number, got 'fast'"),
+    (["optimizer=sgd", "optimizer.momentum=1.5"], "optimizer.momentum: must lie in [0, 1), got 1.5"),
+    (["optimizer=sgd", "optimizer.nesterov=true"], "optimizer.nesterov: True refused by SGD: Nesterov momentum"),
+    (["optimizer=adam", "optimizer.betas=[0.9]"], "optimizer.betas: [0.9] refused by Adam:"),
+    (["model=mlp_numpy", "optimizer=adam"], "optimizer: model=mlp_numpy implements plain SGD only"),
+    # model and module (the networks' and the module's constructors, then one forward pass)
     (["model.recurrent_init=eye"], "model.recurrent_init: must be one of uniform, orthogonal, identity; got 'eye'"),
     (["model.recurrent_gain=2"], "model.recurrent_gain: scales an orthogonal or identity recurrent_init"),
     (["model.recurrent_init=orthogonal", "model.recurrent_gain=-1"], "model.recurrent_gain: must be a positive number"),
-    (["logger.tensorboard=null"], "callbacks.lr_monitor: logs to a logger and every logger is off"),
-    (["model=cnn", "data.batch_size=0"], "data.batch_size: must be an integer >= 1, got 0"),
-    (["model=cnn", "data.root=notafolder"], "is a file; give the folder"),
-    (["model=cnn", "data.download=false"], "data.root: CIFAR-10 is not in"),
-    (["model=cnn", "data=fashion_mnist", "data.val_size=100000"], "data.val_size: must be smaller than the 60000"),
-    # optimizer
-    (["optimizer.lr=-1"], "optimizer.lr: must be > 0.0, got -1"),
-    (["optimizer.lr=nan"], "optimizer.lr: must be a finite number, got nan"),
-    (["optimizer.lr=fast"], "optimizer.lr: must be a finite number, got 'fast'"),
-    (["model=mlp_numpy", "optimizer=adam"], "optimizer: model=mlp_numpy implements plain SGD only"),
-    # model
     (["model=mlp", "model.hidden_units='20,,5'"], "model.hidden_units: must be positive integers"),
     (["model=mlp", "model.hidden_units='0'"], "model.hidden_units: must be positive integers"),
     (["model=mlp", "data=palindrome"], "model: cannot take this data's batches (inputs (2, 10, 1)"),
@@ -55,49 +84,120 @@ BAD_INPUTS = [
     (["module.compile_mode=fast"], "module.compile_mode: must be one of default, reduce-overhead,"),
     (["model=mlp_numpy", "module.compile=true"], "module.compile: model=mlp_numpy is NumPy, not a torch network"),
     (["module.label_smoothing=1.5"], "module.label_smoothing: must be a number in [0.0, 1.0), got 1.5"),
-    # trainer
-    (["trainer.max_steps=abc"], "trainer.max_steps: must be an integer >= -1, got 'abc'"),
-    (["trainer.precision=15"], "trainer.precision: must be one of 64-true,"),
-    (["trainer.val_check_interval=0"], "trainer.val_check_interval: must be null, an integer >= 1"),
+    # trainer (Lightning's Trainer judges; checks.py only what it accepts but cannot work)
+    (["trainer.max_steps=abc"], "trainer.max_steps: 'abc' refused by Trainer:"),
+    (["trainer.max_epochs=0"], "trainer.max_epochs: must not be 0"),
+    (["trainer.precision=15"], "trainer.precision: 15 refused by Trainer: Precision 15 is invalid"),
+    (["trainer.val_check_interval=0"], "trainer.val_check_interval: must be null or a number > 0, got 0"),
+    (["trainer.val_check_interval=1.5"], "trainer.val_check_interval: 1.5 refused by Trainer:"),
     (["trainer.gradient_clip_val=-1"], "trainer.gradient_clip_val: must be a finite number >= 0"),
+    (["trainer.gradient_clip_algorithm=clip"], "trainer.gradient_clip_algorithm: 'clip' refused by Trainer:"),
     (["trainer.log_every_n_steps=0"], "trainer.log_every_n_steps: must be an integer >= 1, got 0"),
-    (["trainer.devices=0"], "trainer.devices: must be an integer >= 1 or 'auto', got 0"),
-    (["trainer=gpu"], "trainer.accelerator: is 'gpu' but this machine has no CUDA GPU"),
-    # callbacks
+    (["trainer.devices=0"], "trainer.devices: 0 refused by Trainer:"),
+    (["trainer.fast_dev_run=-1"], "trainer.fast_dev_run: -1 refused by Trainer:"),
+    (["trainer=gpu"], "trainer.accelerator: 'gpu' refused by Trainer:"),
+    (["trainer.accelerator=mps"], "trainer.accelerator: 'mps' refused by Trainer: `MPSAccelerator` can not run"),
+    # callbacks (their constructors; monitors name a metric this project logs)
     (["callbacks.early_stopping.monitor=val/accuracy"], "callbacks.early_stopping.monitor: must be one of"),
+    (["callbacks.early_stopping.mode=mid"], "callbacks.early_stopping.mode: 'mid' refused by EarlyStopping:"),
     (["callbacks.early_stopping.patience=-1"], "callbacks.early_stopping.patience: must be an integer >= 0"),
-    (
-        ["callbacks.model_checkpoint.every_n_train_steps=5"],  # the best checkpoint is saved after validation only
-        "callbacks.model_checkpoint.every_n_train_steps: no such key; did you mean callbacks.last_checkpoint.",
-    ),
-    (["callbacks.last_checkpoint.every_n_train_steps=0"], "callbacks.last_checkpoint.every_n_train_steps: must be an"),
+    (["callbacks.last_checkpoint.every_n_train_steps=0"], "callbacks.last_checkpoint.every_n_train_steps: must be"),
+    (["callbacks.model_checkpoint.save_top_k=-2"], "callbacks.model_checkpoint.save_top_k: -2 refused by Model"),
+    (["callbacks.non_finite_guard.check_every_n_steps=0"], "callbacks.non_finite_guard.check_every_n_steps: must"),
+    (["callbacks.progress_bar.min_seconds=-1"], "callbacks.progress_bar.min_seconds: must be a finite number >= 0"),
+    (["logger.tensorboard=null"], "callbacks.lr_monitor: logs to a logger and every logger is off"),
     (["trainer.limit_val_batches=0"], "trainer.limit_val_batches: is 0, so nothing is validated, but callbacks."),
-    # resources
-    (["hydra.run.dir=notafolder/run"], "hydra.run.dir: cannot write the run's outputs under"),
 ]
+VALID_ON_THIS_MACHINE = {("trainer=gpu",): not NO_GPU, ("trainer.accelerator=mps",): not NO_MPS}
+# One row of each layer, run as `python train.py` to see the line alone on stderr
+AS_SUBPROCESS = [["optimizer.lr=-1"], ["trainer.precision=15"], ["data.input_length=0"], ["ckpt_path=garbage.ckpt"]]
 
 
-ROWS = [
-    pytest.param(
-        args,
-        expected,
-        id=" ".join(args),
-        marks=pytest.mark.skipif(args == ["trainer=gpu"] and not NO_GPU, reason="trainer=gpu is valid with a GPU"),
-    )
-    for args, expected in BAD_INPUTS
-]
+def param(args: list[str], expected: str):
+    skip = VALID_ON_THIS_MACHINE.get(tuple(args), False)
+    return pytest.param(args, expected, id=" ".join(args), marks=pytest.mark.skipif(skip, reason="valid here"))
 
 
-@pytest.mark.parametrize("args, expected", ROWS)
-def test_bad_input_fails_before_training_with_one_line_naming_the_key(tmp_path, args, expected):
+def quiet_for(args: list[str]) -> list[str]:
+    """``QUIET``, less the settings a row overrides (a row that sets the progress bar keeps it)."""
+    return [q for q in QUIET if not any(a.startswith(q.split("=")[0] + ".") for a in args)]
+
+
+def workspace(tmp_path):
+    """A folder with a file ``notafolder`` and a checkpoint of random bytes ``garbage.ckpt``."""
     (tmp_path / "notafolder").write_text("a file")
     (tmp_path / "garbage.ckpt").write_bytes(bytes(range(256)) * 8)
-    result = run_train(*args, "trainer.max_epochs=1", cwd=tmp_path, check=False)
-    assert result.returncode != 0
-    assert expected in result.stderr, result.stderr
-    (line,) = [line for line in result.stderr.splitlines() if expected in line]  # said once, on one line
-    assert line.startswith(expected.split(":")[0]) or expected == "is a file; give the folder"
-    assert "Traceback" not in result.stdout + result.stderr
-    assert "[progress]" not in result.stdout  # no training started
-    assert not list(tmp_path.rglob("events.out.tfevents.*"))
-    assert [p.name for p in tmp_path.rglob("*.ckpt*")] == ["garbage.ckpt"]
+    return tmp_path
+
+
+def assert_nothing_trained_or_written(folder) -> None:
+    assert not list(folder.rglob("events.out.tfevents.*"))
+    assert [p.name for p in folder.rglob("*.ckpt*")] == ["garbage.ckpt"]
+
+
+@pytest.mark.parametrize("args, expected", [param(a, e) for a, e in COMMAND_LINE])
+def test_a_bad_command_line_is_refused_in_one_line_before_hydra_composes(tmp_path, args, expected):
+    result = run_train(*args, cwd=workspace(tmp_path), check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == expected + result.stderr[len(expected) :] and result.stderr.count("\n") == 1
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "multirun").exists()
+
+
+def test_a_refused_command_line_imports_neither_torch_nor_lightning(tmp_path):
+    code = (
+        "import atexit, runpy, sys; sys.argv = ['train.py', 'model=foo'];"
+        "atexit.register(lambda: print(sorted({'torch', 'pytorch_lightning'} & set(sys.modules))));"
+        f"runpy.run_path({str(ROOT_DIR / 'train.py')!r}, run_name='__main__')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(), capture_output=True)
+    assert result.returncode == 2 and result.stdout.decode().strip() == "[]", result
+
+
+@pytest.mark.parametrize("args, expected", [param(a, e) for a, e in VALUES])
+def test_a_bad_value_is_refused_by_what_takes_it_naming_the_key(make_cfg, tmp_path, monkeypatch, args, expected):
+    monkeypatch.chdir(workspace(tmp_path))
+    with pytest.raises(ConfigError) as refused:
+        train(make_cfg(*quiet_for(args), *args))
+    assert str(refused.value).startswith(expected), str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert_nothing_trained_or_written(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "args", [pytest.param(a, marks=[pytest.mark.slow] if i else []) for i, a in enumerate(AS_SUBPROCESS)], ids=" ".join
+)
+def test_python_train_py_prints_a_refused_value_alone_on_stderr(tmp_path, args):
+    (expected,) = [e for a, e in VALUES if a == args]
+    result = run_train(*QUIET, *args, cwd=workspace(tmp_path), check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1, result.stderr
+    assert "Error executing job" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr
+    assert_nothing_trained_or_written(tmp_path)
+
+
+@pytest.mark.slow
+def test_hydra_full_error_still_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    env = {**subprocess_env(), "HYDRA_FULL_ERROR": "1"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT_DIR / "train.py"), *QUIET, "optimizer.lr=-1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0 and "Traceback" in result.stderr and "optimizer.lr: must lie in" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["trainer.precision=bf16"],
+        ["trainer.accelerator=cpu", "trainer.devices=1"],
+        ["optimizer=sgd", "optimizer.momentum=0.9"],
+    ],
+    ids=" ".join,
+)
+def test_values_lightning_and_torch_accept_are_accepted_and_train(make_cfg, tmp_path, args):
+    cfg = make_cfg(*QUIET, "data.input_length=3", "data.data_size=300", "trainer.max_epochs=1", *args)
+    assert train(cfg) is not None  # trained, validated and tested: val/acc_best came back

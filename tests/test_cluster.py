@@ -1,8 +1,12 @@
 """Cluster sweeps: the submitit launcher, run locally (launcher=local) through the code path SLURM uses."""
 
+import pytest
+
 from tests.conftest import run_train
 from tests.helpers import read_scalars
 from tests.test_parallel import TINY_SWEEP
+
+pytestmark = pytest.mark.slow  # sweeps and searches as real subprocesses
 
 
 def test_submitit_local_sweep_runs_each_job_as_its_own_process(tmp_path):

@@ -1,4 +1,4 @@
-"""The reduced VGG is exactly the architecture of EXPERIMENTS.md Part II."""
+"""The reduced VGG is exactly the architecture of docs/experiments.md 2."""
 
 import torch
 from torch import nn

@@ -3,15 +3,17 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 
-from src.utils.build import build_run
-from src.utils.compose import ROOT_DIR
+from src.build import build_run
+from src.config.compose import ROOT_DIR
 from tests.conftest import TINY_RNN, subprocess_env
 from tests.helpers import read_scalars
 from train import train
 
 
+@pytest.mark.slow
 def test_a_compiled_run_trains_and_its_checkpoints_load_into_an_eager_network(make_cfg, tmp_path):
     train(make_cfg(*TINY_RNN, "trainer.max_epochs=2", "module.compile=true", name="compiled"))
     assert read_scalars(tmp_path / "compiled")["val/acc_best"][-1] > 0.2  # chance is 0.1
@@ -23,6 +25,7 @@ def test_a_compiled_run_trains_and_its_checkpoints_load_into_an_eager_network(ma
     again.load_state_dict(eager.state_dict())  # and back
 
 
+@pytest.mark.slow
 def test_the_gpu_benchmark_runs_on_the_cpu_with_tiny_sizes():
     result = subprocess.run(
         [sys.executable, str(ROOT_DIR / "benchmarks" / "gpu.py"), "--tiny"],

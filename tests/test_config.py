@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from src.utils.build import build, build_run
-from src.utils.compose import CONF_DIR, compose_config, config_options
-from src.utils.validation import ConfigError
+from src.build import build, build_run
+from src.config.compose import CONF_DIR, compose_config, config_options
+from src.config.errors import ConfigError
 from tests.cifar_fixture import write_cifar10
 
 GROUPS = {d.name: config_options(d.name) for d in CONF_DIR.iterdir() if d.is_dir() and d.name != "hydra"}
@@ -63,7 +63,7 @@ def test_data_dependent_sizes_reach_the_model_by_interpolation(tmp_path):
 def test_no_profiler_by_default_and_lightnings_profilers_by_name(tmp_path):
     from pytorch_lightning.profilers import SimpleProfiler
 
-    from src.utils.profiling import NoProfiler
+    from src.trainer.profiler import NoProfiler
 
     trainer = build("trainer", compose_config(["trainer=cpu"], tmp_path).trainer, logger=False)
     assert isinstance(trainer.profiler, NoProfiler)

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from src.callbacks.curriculum import LengthCurriculum
+from src.config.errors import ConfigError
 from src.datamodules.palindrome import PalindromeDataModule
 from src.networks.rnn import TorchRecurrent
-from src.utils.validation import ConfigError
 from tests.conftest import TINY_RNN
 from tests.helpers import read_scalars
 from train import train
@@ -44,32 +44,31 @@ def test_val_acc_is_measured_at_the_target_length_only():
     assert dm.split_at_length(2, "val")[0].shape[1] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_curriculum_reaches_high_accuracy_where_the_same_budget_from_scratch_does_not(make_cfg, tmp_path, seed):
-    budget = [
-        *TINY_RNN,
-        "data.input_length=19",
-        "data.data_size=10000",
-        "trainer.max_epochs=5",
-        "callbacks.early_stopping=null",
-        f"seed={seed}",
-    ]  # 1,250 steps at length 19 (or on the way there)
-    train(make_cfg(*budget, name="scratch"))
+def test_curriculum_climbs_stage_by_stage_and_learns_a_length_scratch_training_rarely_does(make_cfg, tmp_path, seed):
     train(
         make_cfg(
-            *budget,
+            *TINY_RNN,
+            "data.input_length=19",
+            "data.data_size=10000",
+            "trainer.max_epochs=5",  # 1,250 steps, at length 19 or on the way there
+            "callbacks.early_stopping=null",
+            f"seed={seed}",
             "data.curriculum=true",
             "data.curriculum_start=4",
             "data.curriculum_step=3",
             "data.curriculum_threshold=0.9",
             "data.curriculum_max_epochs=2",
-            name="curriculum",
         )
     )
-    scratch = read_scalars(tmp_path / "scratch")["val/acc_best"][-1]
-    curriculum = read_scalars(tmp_path / "curriculum")["val/acc_best"][-1]
-    # measured (curriculum, scratch): seed 0 (1.00, 0.21), seed 1 (0.79, 0.19), seed 2 (0.99, 0.24)
-    assert curriculum >= 0.75 and curriculum - scratch >= 0.3, (curriculum, scratch)
+    scalars = read_scalars(tmp_path / "run")
+    lengths = scalars["curriculum/length"]
+    assert lengths[0] == 4 and all(b - a in (0, 3) for a, b in zip(lengths, lengths[1:]))
+    assert lengths[-1] >= 13, lengths  # at least three stages up in five epochs: the curriculum advanced
+    # measured at length 19: 0.79 to 1.00 over these seeds; a curriculum stuck at its first stage
+    # stays near chance (0.1-0.3) at length 19, and so does training from scratch on most seeds
+    assert scalars["val/acc_best"][-1] >= 0.7, (lengths, scalars["val/acc_best"])
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Multi-device training with Lightning DDP: ddp_cpu runs as real processes over gloo."""
 
+import pytest
 import torch
 
 from src.datamodules.batches import Shard, TensorBatches
@@ -8,6 +9,9 @@ from tests.helpers import read_scalars
 from train import train
 
 # 2,048 training samples: 32 global batches of 64 (32 per rank), 512 validation and 512 test.
+pytestmark = pytest.mark.slow  # sweeps and searches as real subprocesses
+
+
 DATA = [
     "data.input_length=4",
     "data.data_size=2560",

@@ -10,6 +10,7 @@ from train import train
 SHORT = ["trainer.max_epochs=1", "trainer.limit_val_batches=10", "trainer.limit_test_batches=30"]
 
 
+@pytest.mark.slow
 def test_cnn_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
     train(make_cfg("model=cnn", "data=fashion_mnist", "trainer.limit_train_batches=40", *SHORT, *QUIET))
     scalars = read_scalars(tmp_path / "run")
@@ -32,6 +33,7 @@ def test_mlp_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
     assert read_scalars(tmp_path / "run")["test/acc"][-1] >= 0.6
 
 
+@pytest.mark.slow
 def test_cnn_trains_on_cifar10_read_from_its_real_file_format(make_cfg, tmp_path):
     write_cifar10(tmp_path / "cifar")
     dataset = "data.dataset=tests.cifar_fixture.FixtureCIFAR10"
@@ -51,6 +53,7 @@ def test_cnn_trains_on_cifar10_read_from_its_real_file_format(make_cfg, tmp_path
     assert len(scalars["val/acc"]) == 2 and len(scalars["test/acc"]) == 1
 
 
+@pytest.mark.slow
 def test_sgd_and_adam_sweep_writes_two_runs(tmp_path):
     run_train(
         "-m",
@@ -70,6 +73,7 @@ def test_sgd_and_adam_sweep_writes_two_runs(tmp_path):
     assert (root / "report" / "optimizers.png").is_file()
 
 
+@pytest.mark.slow
 def test_cnn_recipe_steps_its_cosine_schedule_each_epoch(make_cfg, tmp_path):
     train(
         make_cfg(

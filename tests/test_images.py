@@ -4,9 +4,9 @@ import pytest
 import torch
 from torchvision import transforms
 
+from src.config.errors import ConfigError
 from src.datamodules.augment import random_crop, random_flip, to_unit_range
 from src.datamodules.images import CIFAR10DataModule, FashionMNISTDataModule
-from src.utils.validation import ConfigError
 from tests.cifar_fixture import PER_BATCH, FixtureCIFAR10, write_cifar10
 
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from src.config.errors import ConfigError
 from src.networks.mlp import MLP, parse_hidden_units
 from src.networks.mlp_numpy import NumpyMLP
-from src.utils.validation import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from src.config.errors import ConfigError
 from src.datamodules.palindrome import PalindromeDataModule
-from src.utils.validation import ConfigError
 
 
 def digits(x: torch.Tensor) -> torch.Tensor:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from src.utils import parallel
-from src.utils.compose import ROOT_DIR
-from src.utils.parallel import claim_gpu, threads_per_job
+from src.config.compose import ROOT_DIR
+from src.sweeps.placement import claim_gpu
+from src.trainer import devices
+from src.trainer.devices import threads_per_job
 from tests.conftest import TINY_RNN, run_train
 from tests.helpers import hparams_metric_tags, read_scalars
 
@@ -25,6 +26,7 @@ def log_span(job_dir: Path) -> tuple[datetime, datetime]:
     return first, last
 
 
+@pytest.mark.slow
 def test_parallel_sweep_runs_jobs_at_once_with_the_serial_sweeps_outputs(tmp_path):
     result = run_train(
         "-m",
@@ -55,7 +57,7 @@ def test_parallel_sweep_runs_jobs_at_once_with_the_serial_sweeps_outputs(tmp_pat
 
 
 def test_threads_are_shared_between_concurrent_jobs(monkeypatch):
-    monkeypatch.setattr(parallel, "cpu_count", lambda: 8)
+    monkeypatch.setattr(devices, "cpu_count", lambda: 8)
     assert [threads_per_job(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
 
 
@@ -93,10 +95,10 @@ NO_NVIDIA_FILES = not any(Path("/dev").glob("nvidia[0-9]*")) and not Path("/dev/
 
 
 @pytest.mark.skipif(
-    not (NO_NVIDIA_FILES and parallel.platform.system() == "Linux"), reason="needs a Linux machine without GPUs"
+    not (NO_NVIDIA_FILES and devices.platform.system() == "Linux"), reason="needs a Linux machine without GPUs"
 )
 def test_a_machine_without_gpu_device_files_counts_none_without_importing_torch():
-    code = "import sys; from src.utils.parallel import gpu_count; print(gpu_count(), 'torch' in sys.modules)"
+    code = "import sys; from src.trainer.devices import gpu_count; print(gpu_count(), 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT_DIR, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False"]
 
@@ -104,7 +106,7 @@ def test_a_machine_without_gpu_device_files_counts_none_without_importing_torch(
 def test_with_gpu_device_files_lightning_counts_them(monkeypatch):
     import lightning_fabric.accelerators.cuda as cuda
 
-    monkeypatch.setattr(parallel.Path, "glob", lambda self, pattern: iter([Path("/dev/nvidia0")]))
+    monkeypatch.setattr(devices.Path, "glob", lambda self, pattern: iter([Path("/dev/nvidia0")]))
     monkeypatch.setattr(cuda, "num_cuda_devices", lambda: 3)
-    assert parallel.gpu_count() == 3
-    assert parallel.parallel_jobs() == 3
+    assert devices.gpu_count() == 3
+    assert devices.parallel_jobs() == 3

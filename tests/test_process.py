@@ -7,9 +7,11 @@ import sys
 
 import pytest
 
-from src.utils import parallel, process
-from src.utils.compose import ROOT_DIR
-from src.utils.process import keep_freed_memory
+from src import process
+from src.config.compose import ROOT_DIR
+from src.config.errors import ConfigError
+from src.process import configure_process, keep_freed_blocks
+from src.trainer import devices
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
@@ -20,9 +22,9 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 # order of allocations: measured in benchmarks/palindrome.py, not here.)
 FAULTS_PER_STEP = """
 import resource, sys, torch
-from src.utils.process import keep_freed_memory
+from src.process import keep_freed_blocks
 if sys.argv[1] == "keep":
-    assert keep_freed_memory()
+    assert keep_freed_blocks()
 torch.set_num_threads(1)
 def step():
     torch.ones(10 << 20).sum()
@@ -42,6 +44,7 @@ def faults_per_step(mode: str) -> float:
     return float(out.stdout.split()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
 def test_a_step_stops_page_faulting_on_memory_the_last_step_freed():
     default, kept = faults_per_step("default"), faults_per_step("keep")
@@ -50,13 +53,13 @@ def test_a_step_stops_page_faulting_on_memory_the_last_step_freed():
 
 def test_a_user_setting_of_the_threshold_wins(monkeypatch):
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
-    assert keep_freed_memory() is False
+    assert keep_freed_blocks() is False
 
 
 NVML_LOADS_PER_STEP = """
 import torch
 import pytorch_lightning  # sets PYTORCH_NVML_BASED_CUDA_CHECK=1
-from src.utils.process import tune_process
+from src.process import configure_process
 loads = []
 original = torch.cuda._raw_device_count_nvml
 torch.cuda._raw_device_count_nvml = lambda: loads.append(1) or original()
@@ -69,12 +72,13 @@ def loads_per_step():
         optimizer.step()
     return len(loads) / 10
 as_lightning_leaves_it = loads_per_step()
-tune_process()
+configure_process()
 print(as_lightning_leaves_it, loads_per_step(), torch.cuda.is_available())
 """
 
 
-@pytest.mark.skipif(parallel.has_nvidia_devices(), reason="a machine with NVIDIA devices keeps the NVML check")
+@pytest.mark.slow
+@pytest.mark.skipif(devices.has_nvidia_devices(), reason="a machine with NVIDIA devices keeps the NVML check")
 def test_without_a_gpu_an_optimizer_step_loads_no_gpu_library():
     import torch
 
@@ -97,27 +101,17 @@ def test_gpu_probes_stay_where_there_are_nvidia_devices(monkeypatch):
     assert process.NVML_CHECK not in process.os.environ
 
 
-def test_build_run_applies_the_process_settings_and_lightens_lightnings_loops(tmp_path, monkeypatch):
-    from pytorch_lightning.loops import training_epoch_loop
-    from pytorch_lightning.trainer import call
+def test_each_process_setting_has_an_off_switch_and_build_run_changes_nothing_process_wide(tmp_path, monkeypatch):
+    from src.build import build_run
+    from src.config.compose import compose_config
 
-    from src.utils.build import build_run
-    from src.utils.compose import compose_config
-
-    replaced = {  # each of Lightning's functions that build_run replaces, restored to Lightning's own first
-        (call, "_call_callback_hooks"): "implementers_only",
-        (call, "_call_lightning_module_hook"): "skips_no_ops",
-        (training_epoch_loop, "is_param_in_hook_signature"): "remembers",
-    }
-    lightnings = {}
-    for (module, name), _ in replaced.items():
-        function = getattr(module, name)
-        lightnings[name] = getattr(function, "lightnings", function)
-        monkeypatch.setattr(module, name, lightnings[name])
     monkeypatch.setenv(process.NVML_CHECK, "1")
     monkeypatch.setattr(process, "has_nvidia_devices", lambda: False)
     build_run(compose_config(["data.data_size=200", "trainer=cpu"], tmp_path))
-    assert process.NVML_CHECK not in process.os.environ
-    for (module, name), flag in replaced.items():
-        function = getattr(module, name)
-        assert getattr(function, flag, False) and function.lightnings is lightnings[name], name
+    assert process.NVML_CHECK in process.os.environ  # the builder is a library function: it leaves the process be
+    off = configure_process(keep_freed_memory=False, skip_nvml_probe=False, quiet=False)
+    assert off == {"keep_freed_memory": False, "skip_nvml_probe": False, "quiet": False}
+    assert process.NVML_CHECK in process.os.environ
+    assert configure_process()["skip_nvml_probe"] is True and process.NVML_CHECK not in process.os.environ
+    with pytest.raises(ConfigError, match="process.quiet: must be true or false"):
+        configure_process(quiet="yes")

@@ -2,6 +2,7 @@
 
 import io
 
+import pytest
 from pytorch_lightning.callbacks import RichProgressBar
 
 from src.callbacks.progress import LogProgress, progress_bar
@@ -20,6 +21,7 @@ def test_a_terminal_gets_a_rich_bar_and_a_file_gets_log_lines(monkeypatch):
     assert isinstance(progress_bar(), LogProgress)
 
 
+@pytest.mark.slow
 def test_redirected_run_logs_one_line_per_validation_and_no_bar_frames(tmp_path):
     tiny = [o for o in TINY_RNN if "progress" not in o]  # the default progress settings
     result = run_train(*tiny, "callbacks.progress_bar.min_seconds=0", cwd=tmp_path)

@@ -3,7 +3,7 @@
 import optuna
 
 from src.callbacks.pruning import find_trial, job_assignments
-from src.utils.internals import optuna_trial
+from src.private_api import optuna_trial
 
 CHOICES = ("uniform", "orthogonal", "identity")
 

@@ -3,6 +3,9 @@
 import subprocess
 import sys
 
+import pytest
+
+from src.config.compose import CONF_DIR, config_options
 from src.report.runs import find_runs
 from src.report.write import write_report
 from tests.conftest import ROOT_DIR as ROOT
@@ -66,9 +69,12 @@ def test_empty_or_wrong_folder_gives_a_one_line_error(tmp_path):
         assert result.stderr.startswith(f"error: {folder}: ")
 
 
+@pytest.mark.slow
 def test_data_option_draws_the_toy_dataset_scatter_plot(tmp_path):
     result = report_cli("--data", "moons", "--out", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "moons.png").stat().st_size > 5000
     result = report_cli("--data", "palindrome", "--out", str(tmp_path), cwd=tmp_path)
-    assert result.returncode == 2 and "not a toy dataset; choose one of: circles, hastie, moons, multi" in result.stderr
+    toy_sets = [c for c in config_options("data") if "generator:" in (CONF_DIR / "data" / f"{c}.yaml").read_text()]
+    assert {"moons", "circles", "hastie", "multi"} <= set(toy_sets)  # read from conf/: a new toy set is listed too
+    assert result.returncode == 2 and f"not a toy dataset; choose one of: {', '.join(toy_sets)}" in result.stderr

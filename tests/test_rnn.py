@@ -1,4 +1,4 @@
-"""The hand-written vanilla RNN cell computes exactly the equations of EXPERIMENTS.md."""
+"""The hand-written vanilla RNN cell computes exactly the equations of docs/experiments.md."""
 
 import pytest
 import torch

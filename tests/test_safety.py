@@ -10,22 +10,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.utils.build import build_run
-from src.utils.sweep import job_status
-from src.utils.validation import ConfigError
+from src.build import build_run
+from src.config.errors import ConfigError
+from src.sweeps.summary import job_status
 from tests.conftest import QUIET, TINY_RNN, TRAIN_PY, run_train, subprocess_env
 from tests.helpers import read_scalars
 from train import train
 
-# A first epoch of 1,000 steps, so a signal sent at step 5 lands in it; last.ckpt every 5 steps.
+# One epoch of 1,000 steps, so a signal sent when the first last.ckpt appears (step 50) lands in it.
 LONG_EPOCH = [
     *QUIET,
     "data.input_length=6",
     "data.data_size=40000",
     "data.batch_size=32",
-    "trainer.max_epochs=2",
+    "trainer.max_epochs=1",
     "callbacks.early_stopping=null",
-    "callbacks.last_checkpoint.every_n_train_steps=5",
+    "callbacks.last_checkpoint.every_n_train_steps=50",
 ]
 
 
@@ -59,12 +59,13 @@ def wait_for(pattern: str, root: Path, process: subprocess.Popen, timeout: float
     raise AssertionError(f"no {pattern} after {timeout} s")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_run_saves_marks_and_resumes_to_the_uninterrupted_result(make_cfg, tmp_path, signum):
     work = tmp_path / "work"
     work.mkdir()
     process = start_train(*LONG_EPOCH, cwd=work)
-    wait_for("outputs/*/*/checkpoints/last.ckpt", work, process)  # written at step 5, in the first epoch
+    wait_for("outputs/*/*/checkpoints/last.ckpt", work, process)  # written at step 50, early in the epoch
     process.send_signal(signum)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 128 + signum, (out, err)
@@ -72,8 +73,8 @@ def test_interrupted_run_saves_marks_and_resumes_to_the_uninterrupted_result(mak
     marker = (run_dir / "INTERRUPTED").read_text().splitlines()
     assert marker[0].startswith(f"{signal.Signals(signum).name} at step ")
     step = int(marker[0].split()[-1])
-    assert 5 <= step < 1000  # stopped in the first epoch, at a batch boundary
-    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == step
+    assert 50 <= step < 1000  # stopped within the epoch, at a batch boundary
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == step
     command = marker[1]
     assert f"Resume with: {command}" in out + err and command.endswith(f"ckpt_path={run_dir}/checkpoints/last.ckpt")
 
@@ -84,20 +85,22 @@ def test_interrupted_run_saves_marks_and_resumes_to_the_uninterrupted_result(mak
     for tag in ("val/acc", "val/loss", "test/acc", "test/loss"):
         assert resumed[tag][-1] == whole[tag][-1], tag
     weights = [
-        torch.load(d / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+        torch.load(d / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
         for d in (run_dir, tmp_path / "whole")
     ]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
+@pytest.mark.slow
 def test_a_kill_during_a_save_leaves_the_previous_checkpoint_whole(tmp_path):
     args = [*LONG_EPOCH, "+callbacks.killer={_target_: tests.helpers.KillDuringSave, at_save: 2}"]
     result = run_train(*args, cwd=tmp_path, check=False)
     assert result.returncode == -signal.SIGKILL
     (last,) = (tmp_path / "outputs").glob("*/*/checkpoints/last.ckpt")
-    assert torch.load(last, weights_only=False)["global_step"] == 5  # the first save, intact
+    assert torch.load(last, weights_only=True)["global_step"] == 50  # the first save, intact
 
 
+@pytest.mark.slow
 def test_a_diverging_run_fails_with_one_line_and_its_sweep_lists_it_failed(tmp_path):
     result = run_train(
         "-m", "model=mlp", "optimizer.lr=1e9,0.01", "trainer.max_steps=30", *QUIET, cwd=tmp_path, check=False
@@ -161,7 +164,7 @@ def test_the_best_checkpoint_holds_the_weights_that_scored_its_validation(make_c
     cfg = make_cfg(*TINY_RNN, "callbacks.early_stopping=null", "callbacks.last_checkpoint.every_n_train_steps=7")
     train(cfg)
     (best,) = (tmp_path / "run" / "checkpoints").glob("epoch*.ckpt")
-    checkpoint = torch.load(best, weights_only=False)
+    checkpoint = torch.load(best, weights_only=True)
     run = build_run(cfg)
     run.module.load_state_dict(checkpoint["state_dict"])
     inputs, labels = run.datamodule.splits["val"]

@@ -7,6 +7,9 @@ import yaml
 from tests.conftest import QUIET, run_train
 from tests.helpers import read_scalars
 
+pytestmark = pytest.mark.slow  # sweeps and searches as real subprocesses
+
+
 SEARCH = [
     "-m",
     "hparams_search=mlp_optuna",

@@ -2,8 +2,13 @@
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import TINY_RNN, run_train
 from tests.helpers import hparams_metric_tags, read_scalars
+
+pytestmark = pytest.mark.slow  # sweeps and searches as real subprocesses
+
 
 TINY_SWEEP = [
     *(o for o in TINY_RNN if not o.startswith("data.input_length")),

@@ -1,4 +1,4 @@
-"""The toy datasets are generated and split exactly as EXPERIMENTS.md I.1 says."""
+"""The toy datasets are generated and split exactly as docs/experiments.md 1a says."""
 
 import numpy as np
 import pytest
@@ -6,9 +6,9 @@ import torch
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
+from src.build import build
+from src.config.errors import ConfigError
 from src.datamodules.toy import ToyDataModule
-from src.utils.build import build
-from src.utils.validation import ConfigError
 from tests.conftest import compose_config
 
 EXPECTED = {

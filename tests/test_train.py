@@ -6,9 +6,9 @@ import pytest
 import torch
 from pytorch_lightning.trainer.connectors import data_connector
 
+from src.config.errors import ConfigError
 from src.metric_tags import EPOCH_TAGS, STEP_TAGS
-from src.utils.checkpoints import latest_checkpoint
-from src.utils.validation import ConfigError
+from src.run.resume import latest_checkpoint
 from tests.conftest import TINY_RNN
 from tests.helpers import hparams_metric_tags, read_scalars
 from train import train

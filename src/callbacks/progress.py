@@ -12,6 +12,7 @@ import time
 from pytorch_lightning.callbacks import ProgressBar, RichProgressBar
 from typing_extensions import override
 
+from src.config.errors import check_finite_number, check_int
 from src.metric_tags import STEP_TAGS
 
 log = logging.getLogger("progress")
@@ -19,6 +20,8 @@ log = logging.getLogger("progress")
 
 def progress_bar(refresh_rate: int = 1, min_seconds: float = 1.0) -> ProgressBar:
     """``RichProgressBar`` when stdout is a terminal, else ``LogProgress``."""
+    check_int("refresh_rate", refresh_rate, minimum=0)
+    check_finite_number("min_seconds", min_seconds, minimum=0, allow_none=False)
     if sys.stdout.isatty():
         return RichProgressBar(refresh_rate=refresh_rate)
     return LogProgress(min_seconds=min_seconds)

@@ -20,8 +20,8 @@ import optuna
 import pytorch_lightning as pl
 from optuna.trial import TrialState
 
-from src.report.runs import PRUNED_MARKER
-from src.utils.internals import optuna_trial
+from src.private_api import optuna_trial
+from src.run.status import PRUNED_MARKER, mark
 
 log = logging.getLogger(__name__)
 
@@ -104,5 +104,5 @@ class OptunaPruning(pl.Callback):
         log.info("Optuna %s", reason)
         self.trial.set_user_attr("pruned_at_epoch", epoch)
         if self.run_dir is not None:
-            (self.run_dir / PRUNED_MARKER).write_text(reason + "\n")
+            mark(self.run_dir, PRUNED_MARKER, reason)
         return True

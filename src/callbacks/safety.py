@@ -18,7 +18,8 @@ from hydra.errors import CompactHydraException
 from pytorch_lightning import Callback
 from typing_extensions import override
 
-from src.report.runs import INTERRUPTED_MARKER
+from src.config.errors import check_int
+from src.run.status import INTERRUPTED_MARKER, mark
 
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -82,7 +83,7 @@ class GracefulInterrupt(Callback):
         trainer.save_checkpoint(path)
         command = f"{self.resume_command} ckpt_path={path}"
         name = signal.Signals(self.received).name
-        (self.run_dir / INTERRUPTED_MARKER).write_text(f"{name} at step {trainer.global_step}\n{command}\n")
+        mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}\n{command}\n")
         raise RunInterrupted(
             f"Interrupted ({name}) at step {trainer.global_step}; saved {path}. Resume with: {command}",
             self.received,
@@ -98,7 +99,7 @@ class NonFiniteGuard(Callback):
     """
 
     def __init__(self, check_every_n_steps: int = 10, lr: float | None = None):
-        self.every, self.lr = check_every_n_steps, lr
+        self.every, self.lr = check_int("check_every_n_steps", check_every_n_steps, minimum=1), lr
 
     def advice(self) -> str:
         lower = f" (now {self.lr:g})" if self.lr is not None else ""

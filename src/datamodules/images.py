@@ -15,9 +15,9 @@ from hydra.utils import get_class
 from torchvision.datasets import CIFAR10, FashionMNIST
 from torchvision.datasets.utils import check_integrity, extract_archive
 
+from src.config.errors import ConfigError, check_choice, check_declared, check_int
 from src.datamodules.augment import random_crop, random_flip, to_unit_range
 from src.datamodules.batches import InMemoryDataModule
-from src.utils.validation import ConfigError, check_choice, check_declared, check_int
 
 ON_DEVICE = ("auto", "always", "never")
 

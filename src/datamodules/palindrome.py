@@ -19,8 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from src.callbacks.curriculum import LengthCurriculum
-from src.datamodules.batches import InMemoryDataModule, TensorBatches
-from src.utils.validation import (
+from src.config.errors import (
     ConfigError,
     check_choice,
     check_declared,
@@ -28,6 +27,7 @@ from src.utils.validation import (
     check_fraction,
     check_int,
 )
+from src.datamodules.batches import InMemoryDataModule, TensorBatches
 
 SAMPLING = ("replacement", "distinct")
 

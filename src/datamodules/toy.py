@@ -1,4 +1,4 @@
-"""Small tabular datasets from scikit-learn generators (EXPERIMENTS.md Part I.1), one class for all.
+"""Small tabular datasets from scikit-learn generators (docs/experiments.md 1a), one class for all.
 
 The generator and its arguments come from the config (a Hydra partial such as
 ``sklearn.datasets.make_moons``); the data are split with ``train_test_split`` exactly as the
@@ -13,8 +13,8 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 
+from src.config.errors import ConfigError, check_choice, check_fraction, check_int
 from src.datamodules.batches import InMemoryDataModule
-from src.utils.validation import ConfigError, check_choice, check_fraction, check_int
 
 MODES = ("batch", "stochastic")
 

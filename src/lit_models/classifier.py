@@ -9,10 +9,10 @@ from torch import nn
 from torchmetrics import MaxMetric
 from typing_extensions import override
 
+from src.config.errors import ConfigError, check_choice
 from src.metric_tags import SPLITS, tag
 from src.metrics import LossAccuracy
-from src.utils.internals import FastHookNames
-from src.utils.validation import ConfigError, check_choice
+from src.private_api import FastHookNames
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 

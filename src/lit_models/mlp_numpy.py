@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from typing_extensions import override
 
+from src.config.errors import ConfigError
 from src.lit_models.classifier import Classifier
 from src.networks.mlp_numpy import NumpyMLP
-from src.utils.validation import ConfigError
 
 
 class NumpySGD(torch.optim.Optimizer):

@@ -1,8 +1,8 @@
-"""The reduced VGG of EXPERIMENTS.md Part II, layer for layer."""
+"""The reduced VGG of docs/experiments.md 2, layer for layer."""
 
 from torch import nn
 
-from src.utils.validation import check_int
+from src.config.errors import check_int
 
 # (kind, output channels): every conv is 3x3/1/1 + BatchNorm + ReLU, every pool 3x3/2/1.
 LAYERS = [

@@ -1,10 +1,10 @@
-"""The multi-layer perceptron of EXPERIMENTS.md Part I: Linear/ReLU layers over flattened inputs."""
+"""The multi-layer perceptron of docs/experiments.md 1: Linear/ReLU layers over flattened inputs."""
 
 from collections.abc import Sequence
 
 from torch import nn
 
-from src.utils.validation import ConfigError, check_int
+from src.config.errors import ConfigError, check_int
 
 
 def parse_hidden_units(value) -> list[int]:

@@ -1,4 +1,4 @@
-"""The vanilla RNN with the hand-written cell of EXPERIMENTS.md Part III (not ``torch.nn.RNN``)."""
+"""The vanilla RNN with the hand-written cell of docs/experiments.md 3 (not ``torch.nn.RNN``)."""
 
 import math
 from typing import ClassVar
@@ -6,7 +6,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from src.utils.validation import ConfigError, check_choice, check_int, is_number
+from src.config.errors import ConfigError, check_choice, check_int, is_number
 
 RECURRENT_INITS = ("uniform", "orthogonal", "identity")
 

@@ -7,10 +7,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
-FAILED_MARKER = "FAILED"  # a job folder holding this file failed; it holds the error
-COMPLETED_MARKER = "COMPLETED"  # ... completed; it holds the value train.py returned
-INTERRUPTED_MARKER = "INTERRUPTED"  # ... was stopped by a signal; it holds the command that resumes it
-PRUNED_MARKER = "PRUNED"  # ... was stopped early by an Optuna pruner (and completed); it holds when and why
+from src.run.status import FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER
+
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it skips
 
 

@@ -9,9 +9,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
 
-from src.utils.compose import CONF_DIR, compose_config, config_options
-from src.utils.internals import hydra_args_parser
-from src.utils.validation import is_int
+from src.config.compose import CONF_DIR, compose_config, config_options
+from src.config.errors import is_int
+from src.private_api import hydra_args_parser
 
 _MISSING = object()
 OUTPUT_KEYS = ("hydra.run.dir", "hydra.sweep.dir")  # where a run or a sweep writes
@@ -112,7 +112,10 @@ def missing_key_hint(cfg, key: str) -> str | None:
     if OmegaConf.select(cfg, key, default=_MISSING, throw_on_missing=False) is not _MISSING:
         return None
     candidates = [k for k in config_keys(OmegaConf.to_container(cfg, resolve=False)) if not k.startswith("hydra")]
-    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    name, group = key.rsplit(".", 1)[-1], key.split(".", 1)[0]
+    # the same name one level deeper or higher (data.noise -> data.generator.noise), in the key's group first
+    same_name = sorted((k for k in candidates if k.rsplit(".", 1)[-1] == name), key=lambda k: not k.startswith(group))
+    close = same_name[:1] or difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
     return f"did you mean {close[0]}?" if close else "see `python train.py --cfg job` for the keys"
 
 

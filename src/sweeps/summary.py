@@ -18,10 +18,10 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from src.report.runs import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER
-from src.utils.internals import job_error
-from src.utils.resolvers import SWEPT_KEYS_ENV
-from src.utils.validation import first_line, root_cause
+from src.config.errors import first_line, root_cause
+from src.config.resolvers import SWEPT_KEYS_ENV
+from src.private_api import job_error
+from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER, mark
 
 log = logging.getLogger(__name__)
 
@@ -71,22 +71,27 @@ class SweepSummary(Callback):
     def __init__(self, report: bool = True) -> None:
         self.report = report
         self.sweep_dir: Path | None = None
+        self.write_report = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)  # a sweeper may store its study there first
         os.environ[SWEPT_KEYS_ENV] = ",".join(swept_keys(config))  # workers inherit it: job folder names
+        if self.report:  # imported now: its libraries register exit handlers, which is refused during exit
+            from src.report.write import write_report
+
+            self.write_report = write_report
         atexit.register(self.finish)  # also when a job failed, which makes Hydra skip on_multirun_end
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs) -> None:
         job_dir = Path(config.hydra.runtime.output_dir)
         if job_return.status == JobStatus.FAILED:
             error = one_line(job_error(job_return))
-            (job_dir / FAILED_MARKER).write_text(error + "\n")
+            mark(job_dir, FAILED_MARKER, error)
             if config.hydra.mode == RunMode.MULTIRUN:  # a single run's error is printed by Hydra
                 log.error("job FAILED (%s): %s", " ".join(job_return.overrides or []), error)
         else:
-            (job_dir / COMPLETED_MARKER).write_text(f"{job_return.return_value}\n")
+            mark(job_dir, COMPLETED_MARKER, str(job_return.return_value))
 
     def finish(self) -> None:
         """Write the sweep's summary and report; runs once, in the launching process, as it exits."""
@@ -103,11 +108,9 @@ class SweepSummary(Callback):
             failed,
             sweep_dir / "summary.tsv",
         )
-        if not self.report:
+        if self.write_report is None:
             return
-        from src.report.write import write_report  # matplotlib only when a sweep ends
-
         try:
-            log.info("Report: %s", write_report(sweep_dir))
+            log.info("Report: %s", self.write_report(sweep_dir))
         except Exception as error:  # noqa: BLE001 - a report problem must not hide the sweep's results
             log.warning("Could not write the report of %s: %s", sweep_dir, error)

@@ -7,19 +7,7 @@ from torch.utils.tensorboard.summary import hparams
 from typing_extensions import override
 
 from src.metric_tags import RESULT_TAGS
-from src.utils.internals import tensorboard_file_writer
-
-
-def flatten(cfg: dict, prefix: str = "") -> dict:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and None become strings TensorBoard accepts."""
-    flat = {}
-    for key, value in cfg.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
-    return flat
+from src.run.settings import flatten
 
 
 class LogHyperparameters(Callback):
@@ -46,7 +34,7 @@ def log_hyperparameters(loggers: list[Logger], params: dict) -> None:
     for logger in loggers:
         logger.log_hyperparams(params)
         if isinstance(logger, TensorBoardLogger):
-            writer = tensorboard_file_writer(logger)
+            writer = logger.experiment.file_writer  # the run's own event file (public attribute)
             # the HPARAMS columns; TensorBoard reads their values from the scalars of these tags
             for summary in hparams(flat, {name: 0.0 for name in RESULT_TAGS}):
                 writer.add_summary(summary)

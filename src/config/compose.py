@@ -5,7 +5,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import src.utils.resolvers  # noqa: F401  (registers the resolvers the configs use)
+import src.config.resolvers  # noqa: F401  (registers the resolvers the configs use)
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 CONF_DIR = ROOT_DIR / "conf"

@@ -1,95 +1,47 @@
-"""Checkpoints that are safe to resume from: written atomically, carrying the config that made them.
+"""Resuming a run: which checkpoint ``ckpt_path`` means, and whether this config may continue it.
 
 A resume is refused when the checkpoint's run had other settings for what shapes the model, the
 data or the optimizer (``RESUME_KEYS``): continuing such a run would silently train one
 experiment on another's weights. ``ckpt_path=latest`` picks the newest ``last.ckpt`` whose run
-matches this command's settings.
+matches this command's settings. Checkpoints are read with ``weights_only=True``: a file that
+needs anything but tensors and plain containers is refused, never unpickled.
 """
 
-import os
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning import Callback
-from pytorch_lightning.plugins.io import TorchCheckpointIO
-from typing_extensions import override
+from omegaconf import DictConfig
 
-from src.utils.hparams import flatten
-from src.utils.validation import ConfigError, first_line
+from src.config.errors import ConfigError, first_line
+from src.run.settings import CONFIG_KEY, differences, resume_settings
 
 RUN_ROOTS = ("outputs", "multirun")
-CONFIG_KEY = "run_config"  # where a checkpoint carries its run's settings
-RESUME_KEYS = ("seed", "model", "data", "optimizer", "module")  # what a resume must keep
-# ... except where the data live and how they are held, which does not change what they are
-RESUME_FREE = ("data.root", "data.download", "data.on_device", "data.source_dir")
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Writes each checkpoint to a temporary file beside it, then renames it into place.
-
-    A process killed during a save (``kill -9``, a node lost) leaves the previous checkpoint
-    whole: ``os.replace`` within one folder is atomic. Lightning's own save goes through an
-    fsspec transaction whose temporary file lives in the system temp folder, and a move across
-    filesystems is a copy that can be cut short.
-    """
-
-    @override
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-        try:
-            with open(partial, "wb") as file:
-                torch.save(checkpoint, file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-
-
-def resume_settings(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved settings a resume must keep, flattened: ``{"data.input_length": 7, ...}``."""
-    resolved = {key: OmegaConf.select(cfg, key) for key in RESUME_KEYS}  # a group (a node) or a value (seed)
-    settings = {
-        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in resolved.items()
-    }
-    return {k: v for k, v in flatten(settings).items() if not k.startswith(RESUME_FREE)}
-
-
-class RunConfigInCheckpoint(Callback):
-    """Stores the run's ``resume_settings`` in every checkpoint it writes."""
-
-    def __init__(self, cfg: DictConfig):
-        self.settings = resume_settings(cfg)
-
-    @override
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CONFIG_KEY] = self.settings
+def unsafe_reason(error: pickle.UnpicklingError) -> str:
+    """Why torch's weights-only loader refused a file, in one line (its own message advises unsafe loading)."""
+    found = re.search(r"Unsupported (?:global|operand)[^\n]*", str(error))
+    what = f" ({found.group(0).strip()})" if found else ""
+    return (
+        f"holds Python objects other than tensors and plain values{what}: refused, since loading it could "
+        "run code; this project's checkpoints never need that"
+    )
 
 
 def checkpoint_settings(path: str | Path) -> dict[str, Any] | None:
     """The settings a checkpoint was written with (None for one written before they were stored)."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as error:  # torch's weights-only unpickler met something else
+        raise ConfigError("ckpt_path", f"{path} {unsafe_reason(error)}") from None
     except Exception as error:  # noqa: BLE001 - any unreadable file is the same problem for the user
         raise ConfigError("ckpt_path", f"{path} is not a readable checkpoint ({first_line(error)})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError("ckpt_path", f"{path} is not a Lightning checkpoint (it has no state_dict)")
     return checkpoint.get(CONFIG_KEY)
-
-
-def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """``data.input_length (7 in the checkpoint, 5 now)`` for each setting that differs."""
-    missing = object()
-    keys = sorted(set(saved) | set(current))
-    return [
-        f"{key} ({saved.get(key, 'unset')!r} in the checkpoint, {current.get(key, 'unset')!r} now)"
-        for key in keys
-        if saved.get(key, missing) != current.get(key, missing)
-    ]
 
 
 def check_resumable(path: str | Path, cfg: DictConfig) -> None:

@@ -4,7 +4,7 @@ import os
 
 from omegaconf import OmegaConf
 
-SWEPT_KEYS_ENV = "TRAIN_SWEPT_KEYS"  # set by src.utils.sweep.SweepSummary when a multirun starts
+SWEPT_KEYS_ENV = "TRAIN_SWEPT_KEYS"  # set by src.sweeps.summary.SweepSummary when a multirun starts
 
 
 def _if(condition, then, otherwise):
@@ -23,7 +23,7 @@ def _job_name(*, _root_) -> str:
 
 
 def _parallel_jobs() -> int:
-    from src.utils.parallel import parallel_jobs  # torch only when a parallel launcher asks
+    from src.trainer.devices import parallel_jobs  # NVML only when a parallel launcher asks
 
     return parallel_jobs()
 

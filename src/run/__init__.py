@@ -1,0 +1,1 @@
+"""What a run folder holds and how a run continues: its status markers, its settings, resume."""

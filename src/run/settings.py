@@ -1,0 +1,42 @@
+"""A run's settings as flat ``key: value`` pairs: what checkpoints carry and a resume must keep."""
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+CONFIG_KEY = "run_config"  # where a checkpoint carries its run's settings
+RESUME_KEYS = ("seed", "model", "data", "optimizer", "module")  # what a resume must keep
+# ... except where the data live and how they are held, which does not change what they are
+RESUME_FREE = ("data.root", "data.download", "data.on_device", "data.source_dir")
+
+
+def flatten(cfg: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and None become strings TensorBoard accepts."""
+    flat = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return flat
+
+
+def resume_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved settings a resume must keep, flattened: ``{"data.input_length": 7, ...}``."""
+    resolved = {key: OmegaConf.select(cfg, key) for key in RESUME_KEYS}  # a group (a node) or a value (seed)
+    settings = {
+        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in resolved.items()
+    }
+    return {k: v for k, v in flatten(settings).items() if not k.startswith(RESUME_FREE)}
+
+
+def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``data.input_length (7 in the checkpoint, 5 now)`` for each setting that differs."""
+    missing = object()
+    keys = sorted(set(saved) | set(current))
+    return [
+        f"{key} ({saved.get(key, 'unset')!r} in the checkpoint, {current.get(key, 'unset')!r} now)"
+        for key in keys
+        if saved.get(key, missing) != current.get(key, missing)
+    ]

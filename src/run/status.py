@@ -1,0 +1,33 @@
+"""The status files a run (or a sweep job) leaves in its folder when it ends.
+
+Written by the run's own code (train.py, its callbacks, the sweep's Hydra callback) and read by
+``summary.tsv`` and the report. One file per outcome; its first line says what happened.
+"""
+
+from pathlib import Path
+
+COMPLETED_MARKER = "COMPLETED"  # the run completed; it holds the value train.py returned
+FAILED_MARKER = "FAILED"  # the run failed; it holds the error
+INTERRUPTED_MARKER = "INTERRUPTED"  # stopped by a signal; it holds the command that resumes it
+PRUNED_MARKER = "PRUNED"  # stopped early by an Optuna pruner (and completed); it holds when and why
+MARKERS = (COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER)
+
+
+# What each status replaces when a run (resumed, say) ends again in the same folder. A failure
+# keeps INTERRUPTED: the interrupt is why it failed, and that file says how to resume.
+SUPERSEDES = {
+    COMPLETED_MARKER: (FAILED_MARKER, INTERRUPTED_MARKER),
+    INTERRUPTED_MARKER: (COMPLETED_MARKER, FAILED_MARKER),
+    FAILED_MARKER: (COMPLETED_MARKER,),
+    PRUNED_MARKER: (),
+}
+
+
+def mark(run_dir: str | Path, marker: str, text: str) -> Path:
+    """Write ``marker`` into ``run_dir``, removing the stale statuses it supersedes."""
+    run_dir = Path(run_dir)
+    for stale in SUPERSEDES[marker]:
+        (run_dir / stale).unlink(missing_ok=True)
+    path = run_dir / marker
+    path.write_text(text if text.endswith("\n") else text + "\n")
+    return path

@@ -1,0 +1,33 @@
+"""Checkpoints written so that a killed process never leaves a torn one (``trainer.plugins``)."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+from typing_extensions import override
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file beside it, then renames it into place.
+
+    A process killed during a save (``kill -9``, a node lost) leaves the previous checkpoint
+    whole: ``os.replace`` within one folder is atomic. Lightning's own save goes through an
+    fsspec transaction whose temporary file lives in the system temp folder, and a move across
+    filesystems is a copy that can be cut short.
+    """
+
+    @override
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        try:
+            with open(partial, "wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)

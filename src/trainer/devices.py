@@ -1,0 +1,67 @@
+"""What the machine offers a run (cores, GPUs), counted without starting CUDA, and how several devices are used.
+
+Torch-free at import: a sweep's launching process counts GPUs here without loading torch.
+"""
+
+import multiprocessing
+import os
+import platform
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def cpu_count() -> int:
+    """Cores this process may use (its affinity mask, where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+def has_nvidia_devices() -> bool:
+    """False on Linux without an NVIDIA device file (``/dev/nvidia<N>``, or WSL's ``/dev/dxg``): no CUDA GPU
+    is there, known without importing torch; True elsewhere (only CUDA itself can tell)."""
+    if platform.system() != "Linux":
+        return True
+    return any(Path("/dev").glob("nvidia[0-9]*")) or Path("/dev/dxg").exists()
+
+
+def gpu_count() -> int:
+    """CUDA GPUs this process may use, counted without starting CUDA (ddp_fork forks later): none
+    without NVIDIA device files (no torch or Lightning import), else Lightning's NVML-based count."""
+    if not has_nvidia_devices():
+        return 0
+    from lightning_fabric.accelerators.cuda import num_cuda_devices  # counts through NVML: fork-safe
+
+    return num_cuda_devices()
+
+
+def parallel_jobs() -> int:
+    """How many jobs this machine holds at once: one per GPU, or one per core without GPUs."""
+    return gpu_count() or cpu_count()
+
+
+def threads_per_job(n_jobs: int) -> int:
+    """Cores / concurrent jobs, at least one: two 2-thread jobs on 2 cores slow each other ~10x."""
+    return max(1, cpu_count() // max(1, min(n_jobs, cpu_count())))
+
+
+def several_devices_strategy(start_methods: list[str] | None = None) -> str:
+    """The DDP strategy for several devices when none is named: the ranks forked from the run's
+    process where the platform can fork (Linux, macOS), else spawned (Windows).
+
+    Lightning's default there, ``ddp``, re-runs ``train.py`` for each rank, which under Hydra writes
+    a log per rank and, in a multirun, relaunches the sweep; fork and spawn keep one process tree.
+    """
+    methods = multiprocessing.get_all_start_methods() if start_methods is None else start_methods
+    return "ddp_fork" if "fork" in methods else "ddp_spawn"
+
+
+def place_processes(trainer_cfg: DictConfig) -> None:
+    """Several devices and no strategy named: ``several_devices_strategy()``. (Each CPU rank's
+    threads, cores / ranks, are set by Lightning's own multiprocessing launcher.)"""
+    devices = trainer_cfg.get("devices")
+    several = (isinstance(devices, int) and devices > 1) or (OmegaConf.is_list(devices) and len(devices) > 1)
+    if several and trainer_cfg.get("strategy", "auto") == "auto":
+        trainer_cfg.strategy = several_devices_strategy()

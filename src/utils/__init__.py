@@ -1,1 +1,0 @@
-"""Glue between Hydra configs and Lightning objects, used by ``train.py``."""

@@ -1,0 +1,92 @@
+"""The README and docs stay true: every `python train.py` command they show composes as shown (what
+``--cfg job`` checks), the README's group table lists exactly the options in conf/, and no page
+links outside the repository."""
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from src.config.command_line import bad_command_line
+from src.config.compose import CONF_DIR, ROOT_DIR, compose_config, config_options
+from src.private_api import hydra_args_parser
+
+PAGES = [ROOT_DIR / "README.md", *sorted((ROOT_DIR / "docs").glob("*.md"))]
+COMMAND = re.compile(r"python train\.py\b(.*)")
+
+
+def shown_commands(page: Path) -> list[str]:
+    """The arguments of every ``python train.py`` a page shows: in code blocks (line continuations
+    joined, comments dropped; ``$ ...`` lines are transcripts of refusals) and in inline code."""
+    found, in_block, pending = [], False, ""
+    for line in page.read_text().splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+            continue
+        if in_block:
+            line, pending = pending + line, ""
+            if line.rstrip().endswith("\\"):
+                pending = line.rstrip()[:-1] + " "
+                continue
+            code = line.split(" #")[0]
+            if (match := COMMAND.search(code)) and not code.lstrip().startswith("$"):
+                found.append(match.group(1).strip())
+        else:
+            found += [m.group(1).strip() for c in re.findall(r"`([^`]+)`", line) if (m := COMMAND.search(c))]
+    return found
+
+
+CASES = [(page, args) for page in PAGES for args in shown_commands(page)]
+
+
+def first_job(overrides: list[str]) -> list[str]:
+    """A sweep's first job: each swept key at its first value."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [
+        f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}" if o.is_sweep_override() else o.input_line
+        for o in parsed
+    ]
+
+
+def test_the_pages_show_commands():
+    assert len(CASES) >= 60 and {page for page, _ in CASES} >= {ROOT_DIR / "README.md", ROOT_DIR / "docs/scaling.md"}
+
+
+@pytest.mark.parametrize("page, args", CASES, ids=[f"{p.name}: {a}" for p, a in CASES])
+def test_every_command_shown_composes(page, args, tmp_path):
+    argv = shlex.split(args)
+    assert bad_command_line(argv, tmp_path) is None, f"{page.name}: python train.py {args}"
+    parsed = hydra_args_parser().parse_args(argv)
+    if parsed.help or parsed.hydra_help:
+        return
+    cfg = compose_config(first_job(parsed.overrides), tmp_path, with_hydra=True)
+    assert cfg.model._target_ and cfg.trainer._target_
+
+
+def group_table(readme: str) -> dict[str, set[str]]:
+    rows = re.findall(r"^\| `(\w+)` \| (.+?) \|", readme, flags=re.MULTILINE)
+    return {group: set(re.findall(r"`(\w+)`", options)) for group, options in rows}
+
+
+def test_the_readme_group_table_lists_every_option_of_each_group():
+    table = group_table((ROOT_DIR / "README.md").read_text())
+    assert {"model", "data", "optimizer", "trainer", "experiment"} <= set(table)
+    for group, options in table.items():
+        assert options == set(config_options(group)), group
+    assert set(table) == {d.name for d in CONF_DIR.iterdir() if d.is_dir() and d.name != "hydra"}
+
+
+def test_no_page_or_docstring_points_outside_the_repository():
+    texts = {p: p.read_text() for p in [*PAGES, *(ROOT_DIR / "src").rglob("*.py"), *CONF_DIR.rglob("*.yaml")]}
+    for path, text in texts.items():
+        assert "../shared" not in text and "EXPERIMENTS.md" not in text, path
+        assert not re.search(r"\]\((https?:|\.\./)", text), path
+    for page in PAGES:  # every relative link lands on a file
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to {target}"
+
+
+def test_the_readme_stays_short():
+    assert len((ROOT_DIR / "README.md").read_text().splitlines()) <= 200
