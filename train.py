@@ -48,17 +48,38 @@ def train(cfg: DictConfig) -> float | None:
     Every setting is checked, and a resumed checkpoint compared with this config, before
     anything is written into a run folder.
     """
-    from src.build import build_run
-    from src.callbacks.safety import GracefulInterrupt
-    from src.metric_tags import STEP_TAGS
+    from src.config.errors import first_line, root_cause
     from src.process import configure_process
+    from src.run.folder import lock_run_folder
     from src.run.resume import resolve_ckpt_path, run_dir_of
+    from src.run.status import COMPLETED_MARKER, FAILED_MARKER, mark
 
     # this process is the run's own: the process-wide settings of conf/train.yaml's process: node
     configure_process(**cfg.process)
     ckpt_path = resolve_ckpt_path(cfg)
-    if ckpt_path and (resumed_dir := run_dir_of(ckpt_path)):  # a resumed run goes on in its own
-        cfg.paths.output_dir = str(resumed_dir)  # folder: one TB run, and its best checkpoint is known
+    resumed_dir = run_dir_of(ckpt_path) if ckpt_path else None
+    if resumed_dir is not None:  # a resumed run goes on in its own folder: one TensorBoard run, its
+        lock_run_folder(resumed_dir, "ckpt_path")  # best checkpoint known, and no second resume at once
+        cfg.paths.output_dir = str(resumed_dir)
+    try:
+        result = fit_and_test(cfg, ckpt_path)
+    except Exception as error:
+        from src.callbacks.safety import RunInterrupted  # an interrupt marks the folder itself
+
+        if resumed_dir is not None and not isinstance(error, (RunInterrupted, ConfigError)):  # refused: untouched
+            mark(resumed_dir, FAILED_MARKER, f"{type(root_cause(error)).__name__}: {first_line(error)}")
+        raise
+    if resumed_dir is not None:  # the continued run's folder says how it ended, not only Hydra's new one
+        mark(resumed_dir, COMPLETED_MARKER, str(result))
+    return result
+
+
+def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
+    """Build the run, fit it (from ``ckpt_path`` if given), test it, log where its outputs are."""
+    from src.build import build_run
+    from src.callbacks.safety import GracefulInterrupt
+    from src.metric_tags import STEP_TAGS
+
     run = build_run(cfg, extra_callbacks=[GracefulInterrupt(cfg.paths.output_dir, resume_command())])
     trainer = run.trainer
     if ckpt_path:
@@ -76,7 +97,7 @@ def train(cfg: DictConfig) -> float | None:
     final = {k: v for k, v in sorted(metrics.items()) if k not in STEP_TAGS}
     log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in final.items()))
     log.info("Logs and checkpoints: %s", output_dir)
-    log.info("View them with: tensorboard --logdir %s", output_dir)
+    log.info("View them with: tensorboard --logdir %s", shlex.quote(str(output_dir)))
     return metrics.get(cfg.optimized_metric)
 
 
@@ -103,6 +124,18 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(error.exit_code)
 
 
+def claim_run_folder_or_exit():
+    """The folder a run names (``hydra.run.dir``), locked before Hydra writes into it; one line if it cannot be."""
+    from src.run.folder import claim_run_folder
+
+    try:
+        return claim_run_folder(sys.argv[1:], Path.cwd())
+    except ConfigError as error:
+        sys.stderr.write(f"{error}\n")
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    exit_on_bad_command_line()
+    exit_on_bad_command_line()  # before Hydra composes: no torch, well under a second
+    run_folder_lock = claim_run_folder_or_exit()  # held while the run goes on
     main()

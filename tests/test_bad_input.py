@@ -36,6 +36,7 @@ COMMAND_LINE = [
         "callbacks.model_checkpoint.every_n_train_steps: no such key; did you mean callbacks.last_checkpoint.",
     ),
     (["hparams_search=mlp_optuna"], "hparams_search: a search runs many jobs; add -m"),
+    (["launcher=parallel"], "launcher: chooses where a sweep's jobs run, and a single run has none; add -m"),
     (["hydra.run.dir=notafolder/run"], "hydra.run.dir: cannot write the run's outputs under"),
 ]
 
@@ -47,6 +48,7 @@ VALUES = [
     (["test_ckpt=worst"], "test_ckpt: must be one of best, last; got 'worst'"),
     (["optimized_metric=acc"], "optimized_metric: must be one of val/acc_best,"),
     (["process.quiet=yes"], "process.quiet: must be true or false, got 'yes'"),
+    (["overwrite=maybe"], "overwrite: must be true or false, got 'maybe'"),
     # resume (src/run/resume.py)
     (["ckpt_path=missing.ckpt"], "ckpt_path: missing.ckpt is not a file"),
     (["ckpt_path=garbage.ckpt"], "ckpt_path: garbage.ckpt is not a readable checkpoint"),

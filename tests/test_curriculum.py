@@ -66,8 +66,8 @@ def test_curriculum_climbs_stage_by_stage_and_learns_a_length_scratch_training_r
     lengths = scalars["curriculum/length"]
     assert lengths[0] == 4 and all(b - a in (0, 3) for a, b in zip(lengths, lengths[1:]))
     assert lengths[-1] >= 13, lengths  # at least three stages up in five epochs: the curriculum advanced
-    # measured at length 19: 0.79 to 1.00 over these seeds; a curriculum stuck at its first stage
-    # stays near chance (0.1-0.3) at length 19, and so does training from scratch on most seeds
+    # measured at length 19 over these seeds: 0.88 to 1.00; with the training data left at length 4
+    # (the curriculum's bookkeeping advancing, its data not), 0.02 to 0.40
     assert scalars["val/acc_best"][-1] >= 0.7, (lengths, scalars["val/acc_best"])
 
 

@@ -1,6 +1,7 @@
 """Runs that never lose or mix up results: interrupts, numerical failure, atomic checkpoints, safe resume."""
 
 import hashlib
+import shlex
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from src.build import build_run
 from src.config.errors import ConfigError
@@ -76,9 +78,10 @@ def test_interrupted_run_saves_marks_and_resumes_to_the_uninterrupted_result(mak
     assert 50 <= step < 1000  # stopped within the epoch, at a batch boundary
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == step
     command = marker[1]
-    assert f"Resume with: {command}" in out + err and command.endswith(f"ckpt_path={run_dir}/checkpoints/last.ckpt")
-
-    args = command.split()[2:]  # after "python train.py": the run's own overrides and its ckpt_path
+    assert f"Resume with: {command}" in out + err
+    args = shlex.split(command)[2:]  # after "python train.py": the run's own overrides and its ckpt_path
+    (ckpt,) = OverridesParser.create().parse_overrides([a for a in args if a.startswith("ckpt_path=")])
+    assert ckpt.value() == str(run_dir / "checkpoints" / "last.ckpt")
     run_train(*args, cwd=work)
     train(make_cfg(*LONG_EPOCH, name="whole"))
     resumed, whole = read_scalars(run_dir), read_scalars(tmp_path / "whole")

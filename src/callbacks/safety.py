@@ -19,7 +19,7 @@ from pytorch_lightning import Callback
 from typing_extensions import override
 
 from src.config.errors import check_int
-from src.run.status import INTERRUPTED_MARKER, mark
+from src.run.status import INTERRUPTED_MARKER, mark, paste_ready
 
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -81,7 +81,7 @@ class GracefulInterrupt(Callback):
     def stop(self, trainer) -> None:
         path = self.run_dir / "checkpoints" / "last.ckpt"
         trainer.save_checkpoint(path)
-        command = f"{self.resume_command} ckpt_path={path}"
+        command = f"{self.resume_command} {paste_ready('ckpt_path', path)}"
         name = signal.Signals(self.received).name
         mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}\n{command}\n")
         raise RunInterrupted(

@@ -19,7 +19,7 @@ def check_bool(key: str, value) -> None:
 def check_top_level(cfg: DictConfig) -> None:
     check_int("seed", cfg.get("seed"), minimum=0)
     check_choice("test_ckpt", cfg.get("test_ckpt"), ("best", "last"))
-    for key in ("test_after_fit", "ckpt_strict"):
+    for key in ("test_after_fit", "ckpt_strict", "overwrite"):
         check_bool(key, cfg.get(key))
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is not None and not isinstance(ckpt_path, str):

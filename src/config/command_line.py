@@ -15,6 +15,12 @@ from src.private_api import hydra_args_parser
 
 _MISSING = object()
 OUTPUT_KEYS = ("hydra.run.dir", "hydra.sweep.dir")  # where a run or a sweep writes
+SWEEP_ONLY = {  # groups that only mean something in a multirun
+    "hparams_search": "a search runs many jobs",
+    "launcher": "chooses where a sweep's jobs run, and a single run has none",
+    "hydra/launcher": "chooses where a sweep's jobs run, and a single run has none",
+    "hydra/sweeper": "chooses how a sweep's jobs are chosen, and a single run has none",
+}
 
 
 def parse(argv: list[str]) -> tuple[object, list[Override]] | None:
@@ -98,9 +104,11 @@ def misspelled_key(overrides: list[Override], cfg, conf_dir: Path = CONF_DIR) ->
 
 
 def bad_sweep_settings(args, overrides: list[Override], cfg) -> str | None:
-    """A search preset without ``-m``; a launcher's ``n_jobs`` that is no number of jobs."""
-    if any(o.key_or_group == "hparams_search" for o in overrides) and not args.multirun:
-        return "hparams_search: a search runs many jobs; add -m (python train.py -m hparams_search=...)"
+    """A sweep-only group without ``-m``; a launcher's ``n_jobs`` that is no number of jobs."""
+    if not args.multirun:
+        for group, what in SWEEP_ONLY.items():
+            if any(o.key_or_group == group and not o.is_delete() for o in overrides):
+                return f"{group}: {what}; add -m (python train.py -m {group}=...)"
     n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None)
     if n_jobs is not None and not (is_int(n_jobs) and (n_jobs >= 1 or n_jobs == -1)):
         return f"hydra.launcher.n_jobs: must be an integer >= 1 (or -1: one job per core), got {n_jobs!r}"

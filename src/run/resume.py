@@ -16,7 +16,7 @@ import torch
 from omegaconf import DictConfig
 
 from src.config.errors import ConfigError, first_line
-from src.run.settings import CONFIG_KEY, differences, resume_settings
+from src.run.settings import CONFIG_KEY, differences, read_settings, resume_settings
 
 RUN_ROOTS = ("outputs", "multirun")
 
@@ -79,11 +79,8 @@ def latest_checkpoint(root_dir: str | Path, cfg: DictConfig | None = None, exclu
     if cfg is None or not cfg.get("ckpt_strict", True):
         return found[0]
     current = resume_settings(cfg)
-    for path in found:
-        try:
-            saved = checkpoint_settings(path)
-        except ConfigError:
-            continue  # an unreadable file is no candidate
+    for path in found:  # decided from each run's settings file: no checkpoint is opened to choose
+        saved = read_settings(path.parent)
         if saved is not None and not differences(saved, current):
             return path
     raise ConfigError(
@@ -99,7 +96,9 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
     if ckpt_path is None:
         return None
     if str(ckpt_path) == "latest":
-        return str(latest_checkpoint(cfg.paths.root_dir, cfg, exclude=cfg.paths.output_dir))
+        ckpt_path = str(latest_checkpoint(cfg.paths.root_dir, cfg, exclude=cfg.paths.output_dir))
+        checkpoint_settings(ckpt_path)  # read weights-only, as any checkpoint: a planted file is refused here
+        return ckpt_path
     if not isinstance(ckpt_path, str) or not Path(ckpt_path).is_file():
         raise ConfigError("ckpt_path", f"{ckpt_path} is not a file; give a checkpoint path or 'latest'")
     check_resumable(ckpt_path, cfg)

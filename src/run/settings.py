@@ -1,10 +1,13 @@
 """A run's settings as flat ``key: value`` pairs: what checkpoints carry and a resume must keep."""
 
+import json
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 CONFIG_KEY = "run_config"  # where a checkpoint carries its run's settings
+SETTINGS_FILE = "run_settings.json"  # the same settings as text, beside the checkpoints: what `latest` reads
 RESUME_KEYS = ("seed", "model", "data", "optimizer", "module")  # what a resume must keep
 # ... except where the data live and how they are held, which does not change what they are
 RESUME_FREE = ("data.root", "data.download", "data.on_device", "data.source_dir")
@@ -40,3 +43,19 @@ def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
         for key in keys
         if saved.get(key, missing) != current.get(key, missing)
     ]
+
+
+def write_settings(checkpoint_dir: str | Path, settings: dict[str, Any]) -> Path:
+    path = Path(checkpoint_dir) / SETTINGS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def read_settings(checkpoint_dir: str | Path) -> dict[str, Any] | None:
+    """The settings file beside a run's checkpoints (None if there is none, or it is not one)."""
+    try:
+        settings = json.loads((Path(checkpoint_dir) / SETTINGS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return settings if isinstance(settings, dict) else None

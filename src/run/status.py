@@ -4,6 +4,7 @@ Written by the run's own code (train.py, its callbacks, the sweep's Hydra callba
 ``summary.tsv`` and the report. One file per outcome; its first line says what happened.
 """
 
+import shlex
 from pathlib import Path
 
 COMPLETED_MARKER = "COMPLETED"  # the run completed; it holds the value train.py returned
@@ -31,3 +32,10 @@ def mark(run_dir: str | Path, marker: str, text: str) -> Path:
     path = run_dir / marker
     path.write_text(text if text.endswith("\n") else text + "\n")
     return path
+
+
+def paste_ready(key: str, value: str | Path) -> str:
+    """``key=value`` as one shell word that Hydra reads back as ``value``, whatever the path holds
+    (spaces, quotes, non-ASCII letters): quoted for Hydra inside, then for the shell."""
+    text = str(value).replace("'", "\\'")  # Hydra reads a backslash as an escape only before a quote
+    return shlex.quote(f"{key}='{text}'")

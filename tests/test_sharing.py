@@ -1,0 +1,132 @@
+"""Safe to share results: a checkpoint never runs code, and one run has one folder."""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from src.config.errors import ConfigError
+from src.run.settings import SETTINGS_FILE
+from src.run.status import COMPLETED_MARKER, INTERRUPTED_MARKER
+from tests.conftest import TINY_RNN, TRAIN_PY, run_train, subprocess_env
+from train import train
+
+
+class Payload:
+    """What a hostile checkpoint carries: unpickling it runs a shell command that creates ``marker``."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch '{self.marker}'",)
+
+
+def plant_malicious_checkpoint(path: Path, marker: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": {}, "run_config": Payload(marker)}, path)
+    return path
+
+
+def test_a_malicious_checkpoint_given_as_ckpt_path_is_refused_and_runs_nothing(make_cfg, tmp_path):
+    marker = tmp_path / "PWNED"
+    evil = plant_malicious_checkpoint(tmp_path / "evil.ckpt", marker)
+    with pytest.raises(ConfigError, match=r"ckpt_path: .*evil.ckpt holds Python objects other than tensors"):
+        train(make_cfg(*TINY_RNN, f"ckpt_path={evil}"))
+    assert not marker.exists()
+    with pytest.raises(ConfigError):  # ckpt_strict=false reads it the same way
+        train(make_cfg(*TINY_RNN, f"ckpt_path={evil}", "ckpt_strict=false"))
+    assert not marker.exists()
+    torch.load(evil, weights_only=False)  # what unpickling it would have done
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("with_settings_file", [False, True], ids=["unmatched", "matching-settings-file"])
+def test_a_malicious_checkpoint_planted_for_latest_is_never_run(make_cfg, tmp_path, with_settings_file):
+    train(make_cfg(*TINY_RNN, "trainer.max_epochs=1", name="outputs/real"))
+    marker = tmp_path / "PWNED"
+    evil_dir = tmp_path / "outputs" / "copied" / "checkpoints"
+    plant_malicious_checkpoint(evil_dir / "last.ckpt", marker)  # the newest last.ckpt
+    if with_settings_file:  # a copied folder whose settings file claims this command's settings
+        shutil.copy(tmp_path / "outputs" / "real" / "checkpoints" / SETTINGS_FILE, evil_dir / SETTINGS_FILE)
+    cfg = make_cfg(*TINY_RNN, "trainer.max_epochs=2", "ckpt_path=latest", name="outputs/next")
+    cfg.paths.root_dir = str(tmp_path)
+    if with_settings_file:
+        with pytest.raises(ConfigError, match="holds Python objects other than tensors"):
+            train(cfg)
+    else:  # chosen by its settings file: the planted one has none, the real run is resumed
+        train(cfg)
+        assert (tmp_path / "outputs" / "real" / COMPLETED_MARKER).exists()
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_python_train_py_refuses_a_malicious_checkpoint_in_one_line(tmp_path):
+    marker = tmp_path / "PWNED"
+    plant_malicious_checkpoint(tmp_path / "evil.ckpt", marker)
+    result = run_train(*TINY_RNN, "ckpt_path=evil.ckpt", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and result.stderr.startswith("ckpt_path: evil.ckpt holds Python objects")
+    assert result.stderr.count("\n") == 1 and not marker.exists()
+
+
+def test_a_resumed_run_writes_its_status_into_the_folder_it_continues(make_cfg, tmp_path):
+    train(make_cfg(*TINY_RNN, "trainer.max_epochs=1", name="first"))
+    first = tmp_path / "first"
+    (first / INTERRUPTED_MARKER).write_text("SIGTERM at step 3\n")  # as a run stopped by its scheduler
+    train(make_cfg(*TINY_RNN, "trainer.max_epochs=2", f"ckpt_path={first}/checkpoints/last.ckpt", name="resume"))
+    assert (first / COMPLETED_MARKER).exists() and not (first / INTERRUPTED_MARKER).exists()
+    assert not (tmp_path / "resume" / "checkpoints").exists()  # it went on in its own folder
+
+
+def test_a_second_run_into_a_folder_that_holds_a_run_is_refused_unless_it_asks_to_overwrite(tmp_path):
+    args = [*TINY_RNN, "trainer.max_epochs=1", "hydra.run.dir=shared"]
+    run_train(*args, cwd=tmp_path)
+    before = sorted(p.name for p in (tmp_path / "shared" / "checkpoints").iterdir())
+    refused = run_train(*args, "seed=7", cwd=tmp_path, check=False)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith(f"hydra.run.dir: {tmp_path / 'shared'} already holds a run; resume it with ")
+    assert sorted(p.name for p in (tmp_path / "shared" / "checkpoints").iterdir()) == before
+    first_events = {p.name for p in (tmp_path / "shared").glob("events.out.tfevents.*")}
+    run_train(*args, "seed=7", "overwrite=true", cwd=tmp_path)
+    events = {p.name for p in (tmp_path / "shared").glob("events.out.tfevents.*")}
+    assert events and not events & first_events  # emptied first: only the new run's files
+    assert "seed: 7" in (tmp_path / "shared" / ".hydra" / "config.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_two_runs_started_into_one_folder_at_once_the_second_is_refused_naming_the_first(tmp_path):
+    args = [*TINY_RNN, "data.data_size=60000", "trainer.max_epochs=3", "hydra.run.dir=shared"]
+    first = subprocess.Popen(
+        [sys.executable, str(TRAIN_PY), *args], cwd=tmp_path, env=subprocess_env(), stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "shared" / "train.log").exists():  # the first run is under way
+            assert time.monotonic() < deadline and first.poll() is None, first.stderr.read()
+            time.sleep(0.05)
+        second = run_train(*args, cwd=tmp_path, check=False)
+        assert second.returncode == 2, second.stderr
+        assert (
+            f"hydra.run.dir: {tmp_path / 'shared'} is in use by a run that is still going (pid {first.pid}, started"
+            in (second.stderr)
+        )
+    finally:
+        first.kill()
+        first.wait()
+
+
+@pytest.mark.parametrize("path", ["/runs/a b/last.ckpt", "/runs/räksmörgås/it's/last.ckpt", "C:\\runs\\x\\last.ckpt"])
+def test_a_printed_ckpt_path_pastes_back_as_the_same_path(path):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from src.run.status import paste_ready
+
+    (word,) = shlex.split(f"python train.py {paste_ready('ckpt_path', path)}")[2:]
+    (override,) = OverridesParser.create().parse_overrides([word])
+    assert override.key_or_group == "ckpt_path" and override.value() == path
