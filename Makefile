@@ -15,8 +15,8 @@ install: $(STAMP) fashion-mnist
 $(STAMP): pyproject.toml
 	@echo "Installing PyTorch, Lightning, Hydra and the rest into $(VENV) (a few minutes the first time)..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@$(PY) -m pip install -qq --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -qq --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 	@echo "Installed."
 

@@ -6,6 +6,7 @@ python train.py -m data.input_length=range(3,20)
 python train.py --help                       # groups, options and the composed config
 """
 
+import errno
 import logging
 import os
 import shlex
@@ -25,6 +26,17 @@ from src.config.errors import ConfigError
 # launching process of a parallel or cluster sweep (which only hands jobs out), never load them.
 
 log = logging.getLogger("train")
+# what the machine's storage refuses mid-run: no space, no quota, no permission, read-only
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def storage_problem(error: OSError) -> str:
+    """``no space left on device writing PATH``: an OSError of the storage, in one line for the user."""
+    what = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}.get(
+        error.errno, "not allowed to write"
+    )
+    path = error.filename or "the run's folder"
+    return f"{what} writing {path}; free space there or give the run another folder (hydra.run.dir=...)"
 
 
 def resume_command() -> str:
@@ -116,6 +128,11 @@ def main(cfg: DictConfig) -> float | None:
             raise  # a sweep marks the job FAILED and goes on; HYDRA_FULL_ERROR asks for the traceback
         sys.stderr.write(f"{error}\n")  # one line, without Hydra's frame around it
         sys.exit(2)
+    except OSError as error:
+        if multirun or error.errno not in STORAGE_ERRORS or os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        sys.stderr.write(f"{storage_problem(error)}\n")  # the disk, not the settings: one line, no traceback
+        sys.exit(1)
     except Exception as error:
         safety = sys.modules.get("src.callbacks.safety")  # loaded if training started; a bad value fails earlier
         if safety is None or not isinstance(error, safety.RunInterrupted):

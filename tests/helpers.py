@@ -73,3 +73,18 @@ class CountSamples(pl.Callback):
         with open(self.folder / f"samples_rank{trainer.global_rank}.txt", "a") as file:
             file.write(f"{self.seen}\n")
         self.seen = 0
+
+
+class FullDisk(pl.Callback):
+    """Fails a write as a full disk does (ENOSPC), after training step ``step``."""
+
+    def __init__(self, step: int = 2):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == self.step:
+            import errno
+            import os
+
+            path = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))

@@ -8,12 +8,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import torch
 
 from src.config.compose import ROOT_DIR
 from src.sweeps.placement import claim_gpu
 from src.trainer import devices
 from src.trainer.devices import threads_per_job
-from tests.conftest import TINY_RNN, run_train
+from tests.conftest import TINY_RNN, run_train, subprocess_env
 from tests.helpers import hparams_metric_tags, read_scalars
 
 TINY_SWEEP = [o for o in TINY_RNN if not o.startswith("data.input_length")] + ["callbacks.early_stopping=null"]
@@ -110,3 +111,53 @@ def test_with_gpu_device_files_lightning_counts_them(monkeypatch):
     monkeypatch.setattr(cuda, "num_cuda_devices", lambda: 3)
     assert devices.gpu_count() == 3
     assert devices.parallel_jobs() == 3
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid``, from /proc (Linux)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":  # a zombie has ended
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers through /proc")
+def test_killing_a_parallel_sweeps_launcher_stops_its_workers_with_their_checkpoints_whole(tmp_path):
+    long_jobs = [*TINY_SWEEP, "data.data_size=400000", "trainer.max_epochs=20"]
+    launcher = subprocess.Popen(
+        [sys.executable, str(ROOT_DIR / "train.py"), "-m", "launcher=parallel", "hydra.launcher.n_jobs=2",
+         "data.input_length=5,6", "callbacks.last_checkpoint.every_n_train_steps=20", *long_jobs],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=subprocess_env(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while len(list(tmp_path.glob("multirun/*/*/*/checkpoints/last.ckpt"))) < 2:  # both jobs are training
+        assert time.monotonic() < deadline and launcher.poll() is None
+        time.sleep(0.1)
+    workers = descendants(launcher.pid)
+    assert workers
+    launcher.kill()  # kill -9: no handler runs in the launcher
+    launcher.wait()
+    deadline = time.monotonic() + 60
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if alive(pid)], "workers outlived their sweep"
+    for job in tmp_path.glob("multirun/*/*/data.input_length=*"):
+        assert (job / "INTERRUPTED").read_text().startswith("SIGTERM at step ")  # saved and marked, then stopped
+        torch.load(job / "checkpoints" / "last.ckpt", weights_only=True)  # whole

@@ -130,3 +130,12 @@ def test_a_printed_ckpt_path_pastes_back_as_the_same_path(path):
     (word,) = shlex.split(f"python train.py {paste_ready('ckpt_path', path)}")[2:]
     (override,) = OverridesParser.create().parse_overrides([word])
     assert override.key_or_group == "ckpt_path" and override.value() == path
+
+
+@pytest.mark.slow
+def test_a_full_disk_mid_run_ends_in_one_line_naming_the_path(tmp_path):
+    full = "+callbacks.full_disk={_target_: tests.helpers.FullDisk, step: 2}"
+    result = run_train(*TINY_RNN, full, "hydra.run.dir=run", cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"no space left on device writing {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'};")

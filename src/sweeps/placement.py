@@ -9,6 +9,9 @@ its workers. No launcher plugin does this.
 """
 
 import logging
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +44,32 @@ def claim_gpu(lock_dir: str | Path, n_gpus: int, poll_seconds: float = 0.5) -> I
         time.sleep(poll_seconds)
 
 
+def stop_with_parent(poll_seconds: float = 1.0, grace_seconds: float = 30.0) -> threading.Thread:
+    """In a sweep's worker process: when the launching process dies (``kill -9``, a lost terminal),
+    stop this job as a scheduler would, with SIGTERM (the run saves ``last.ckpt``, marks itself
+    INTERRUPTED and exits), and exit outright if it has not ended ``grace_seconds`` later.
+
+    A worker is re-parented when its parent dies, so a changed ``os.getppid()`` is the signal, on
+    every platform. Without this, joblib's workers train on for minutes after their sweep is gone.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        log.warning("the sweep's launching process (pid %d) is gone: stopping this job", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace_seconds)
+        os._exit(128 + signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="stop-with-parent", daemon=True)
+    thread.start()
+    return thread
+
+
+_WATCHED = False
+
+
 @contextmanager
 def job_share(n_jobs: int | None, lock_dir: str | Path, trainer_cfg) -> Iterator[None]:
     """Run one job of ``n_jobs`` concurrent ones: its share of threads, and its own GPU if it trains on one.
@@ -52,6 +81,21 @@ def job_share(n_jobs: int | None, lock_dir: str | Path, trainer_cfg) -> Iterator
     if not n_jobs or n_jobs == 1:
         yield
         return
+    global _WATCHED
+    if not _WATCHED:  # once per worker process, which runs several jobs
+        stop_with_parent()
+        _WATCHED = True
+    parent = os.getppid()
+    try:
+        with _threads_and_gpu(n_jobs, lock_dir, trainer_cfg):
+            yield
+    finally:
+        if os.getppid() != parent:  # the sweep is gone and this job has saved: nothing to hand back
+            os._exit(128 + signal.SIGTERM)
+
+
+@contextmanager
+def _threads_and_gpu(n_jobs: int, lock_dir: str | Path, trainer_cfg) -> Iterator[None]:
     import torch
 
     n_jobs = parallel_jobs() if n_jobs < 0 else n_jobs
