@@ -69,7 +69,7 @@ def skip_gpu_probes() -> bool:
 
 # Exact texts: anything Lightning or torch says beyond these still reaches the user.
 NOISE_LOG_PREFIXES = (
-    "💡 Tip: For seamless cloud logging",  # Lightning's advert for its LitLogger service
+    "💡 Tip: For seamless cloud",  # Lightning's adverts for its cloud logger and checkpoint services
     "No CUDA runtime is found, using CUDA_HOME",  # torch.compile on a CPU machine with a CUDA build of torch
 )
 NOISE_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)  # Lightning 2.6 on torch 2.14's pytree

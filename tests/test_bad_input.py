@@ -83,7 +83,8 @@ VALUES = [
     (["model=mlp", "data=palindrome"], "model: cannot take this data's batches (inputs (2, 10, 1)"),
     (["model=cnn", "data=moons"], "model: needs data.channels, which the chosen config does not define"),
     (["module.compile=yes"], "module.compile: must be true or false, got 'yes'"),
-    (["module.compile_mode=fast"], "module.compile_mode: must be one of default, reduce-overhead,"),
+    (["module.compile=true", "module.compile_mode=fast"], "module.compile_mode: 'fast' refused by torch.compile:"),
+    (["module.compile=true", "module.compile_backend=nope"], "module.compile_backend: 'nope' refused by torch.compile"),
     (["model=mlp_numpy", "module.compile=true"], "module.compile: model=mlp_numpy is NumPy, not a torch network"),
     (["module.label_smoothing=1.5"], "module.label_smoothing: must be a number in [0.0, 1.0), got 1.5"),
     # trainer (Lightning's Trainer judges; checks.py only what it accepts but cannot work)

@@ -84,6 +84,7 @@ def test_a_resumed_run_writes_its_status_into_the_folder_it_continues(make_cfg, 
     assert not (tmp_path / "resume" / "checkpoints").exists()  # it went on in its own folder
 
 
+@pytest.mark.slow
 def test_a_second_run_into_a_folder_that_holds_a_run_is_refused_unless_it_asks_to_overwrite(tmp_path):
     args = [*TINY_RNN, "trainer.max_epochs=1", "hydra.run.dir=shared"]
     run_train(*args, cwd=tmp_path)

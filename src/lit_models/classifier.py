@@ -9,20 +9,28 @@ from torch import nn
 from torchmetrics import MaxMetric
 from typing_extensions import override
 
-from src.config.errors import ConfigError, check_choice
+from src.config.errors import ConfigError, first_line
 from src.metric_tags import SPLITS, tag
 from src.metrics import LossAccuracy
 from src.private_api import FastHookNames
 
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
+def compile_in_place(net: nn.Module, mode: str, backend: str) -> None:
+    """``torch.compile`` the network in place (``nn.Module.compile``): parameter names and state_dict
+    keys stay those of the eager network, so checkpoints move freely between compiled and eager runs.
 
-def check_compile(compile: bool, mode: str) -> bool:
-    """Whether to ``torch.compile`` the network; a bad setting is a ConfigError naming its key."""
-    if not isinstance(compile, bool):
-        raise ConfigError("compile", f"must be true or false, got {compile!r}")
-    check_choice("compile_mode", mode, COMPILE_MODES)
-    return compile
+    torch judges ``backend`` and ``mode`` when the compiled wrapper is made (nothing is compiled
+    until the first batch); its refusal becomes a ConfigError naming the key.
+    """
+    try:
+        torch.compile(nn.Identity(), backend=backend)
+    except Exception as error:  # noqa: BLE001 - torch's InvalidBackend and friends: the value is the problem
+        raise ConfigError("compile_backend", f"{backend!r} refused by torch.compile: {first_line(error)}") from None
+    try:
+        torch.compile(nn.Identity(), backend=backend, mode=mode)
+    except Exception as error:  # noqa: BLE001 - torch's RuntimeError for an unknown mode
+        raise ConfigError("compile_mode", f"{mode!r} refused by torch.compile: {first_line(error)}") from None
+    net.compile(mode=mode, backend=backend, dynamic=None)
 
 
 class Classifier(FastHookNames, pl.LightningModule):
@@ -36,7 +44,8 @@ class Classifier(FastHookNames, pl.LightningModule):
     resumed mid-epoch from a checkpoint ends with the same metrics as one never interrupted.
     The optimizer (and optional LR scheduler) arrive as Hydra partials and are called with the
     parameters. ``compile`` compiles the network with ``torch.compile`` (``compile_mode``: default,
-    reduce-overhead = CUDA graphs, max-autotune); shapes that vary (a last short batch, a growing
+    reduce-overhead = CUDA graphs, max-autotune, ...; ``compile_backend``: inductor, or aot_eager and
+    eager to debug a compile problem); shapes that vary (a last short batch, a growing
     curriculum length) are marked dynamic after their first change instead of recompiling each.
     An experiment with behaviour of its own overrides ``step`` (see ``ImageClassifier``,
     ``NumpyMLPClassifier``).
@@ -50,6 +59,7 @@ class Classifier(FastHookNames, pl.LightningModule):
         compile: bool = False,
         compile_mode: str = "default",
         label_smoothing: float = 0.0,
+        compile_backend: str = "inductor",
     ):
         super().__init__()
         if (
@@ -61,10 +71,10 @@ class Classifier(FastHookNames, pl.LightningModule):
         self.label_smoothing = float(label_smoothing)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
-        if check_compile(compile, compile_mode):
-            # in place (nn.Module.compile): parameter names and state_dict keys stay those of the
-            # eager network, so checkpoints move freely between compiled and eager runs
-            self.net.compile(mode=compile_mode, dynamic=None)
+        if not isinstance(compile, bool):
+            raise ConfigError("compile", f"must be true or false, got {compile!r}")
+        if compile:  # mode and backend are judged by torch then (importing its compiler costs seconds)
+            compile_in_place(self.net, compile_mode, compile_backend)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         # keyed "train_" etc.: a ModuleDict key may not shadow nn.Module.train
         self.metrics = nn.ModuleDict({s + "_": LossAccuracy() for s in SPLITS})

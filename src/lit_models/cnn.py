@@ -24,8 +24,9 @@ class ImageClassifier(Classifier):
         compile: bool = False,
         compile_mode: str = "default",
         label_smoothing: float = 0.0,
+        compile_backend: str = "inductor",
     ):
-        super().__init__(net, optimizer, scheduler, compile, compile_mode, label_smoothing)
+        super().__init__(net, optimizer, scheduler, compile, compile_mode, label_smoothing, compile_backend)
         self.channels_last = channels_last
         if channels_last:
             self.net.to(memory_format=torch.channels_last)

@@ -58,6 +58,7 @@ class NumpyMLPClassifier(Classifier):
         compile: bool = False,
         compile_mode: str = "default",
         label_smoothing: float = 0.0,
+        compile_backend: str = "inductor",
     ):
         if label_smoothing:
             raise ConfigError("label_smoothing", "is not implemented by the NumPy MLP's hand-written loss")
