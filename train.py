@@ -81,8 +81,8 @@ def train(cfg: DictConfig) -> float | None:
         if resumed_dir is not None and not isinstance(error, (RunInterrupted, ConfigError)):  # refused: untouched
             mark(resumed_dir, FAILED_MARKER, f"{type(root_cause(error)).__name__}: {first_line(error)}")
         raise
-    if resumed_dir is not None:  # the continued run's folder says how it ended, not only Hydra's new one
-        mark(resumed_dir, COMPLETED_MARKER, str(result))
+    # the run's folder says how it ended (a resumed run's: the folder it continued, not Hydra's new one)
+    mark(cfg.paths.output_dir, COMPLETED_MARKER, str(result))
     return result
 
 

@@ -48,7 +48,7 @@ def test_report_numbers_equal_the_last_logged_values_and_a_broken_job_is_listed(
         cells = [c.strip() for c in row.strip("|").split("|")]
         expected = [f"{scalars[m][-1]:.4f}" for m in ("val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss")]
         assert cells[1] == "ok" and cells[2:] == expected
-    assert "| data.input_length=5 | no events |" in report
+    assert "| data.input_length=5 | NOT FINISHED: no status file" in report
     assert (sweep / "report" / "curves" / "data.input_length=3.png").stat().st_size > 1000
     assert [r.path.name for r in find_runs(sweep)] == [f"data.input_length={n}" for n in (3, 4, 5)]
 
@@ -78,3 +78,13 @@ def test_data_option_draws_the_toy_dataset_scatter_plot(tmp_path):
     toy_sets = [c for c in config_options("data") if "generator:" in (CONF_DIR / "data" / f"{c}.yaml").read_text()]
     assert {"moons", "circles", "hastie", "multi"} <= set(toy_sets)  # read from conf/: a new toy set is listed too
     assert result.returncode == 2 and f"not a toy dataset; choose one of: {', '.join(toy_sets)}" in result.stderr
+
+
+def test_a_job_without_a_completed_status_is_never_called_ok(make_cfg, tmp_path):
+    sweep = fake_sweep(make_cfg, tmp_path)
+    killed = sweep / "data.input_length=4"
+    (killed / "COMPLETED").unlink()  # as a job killed mid-run leaves it: events, a checkpoint, no status
+    (killed / "checkpoints" / ".last.ckpt.partial-4242").write_bytes(b"the first bytes of a checkpoint")
+    report = write_report(sweep).read_text()
+    assert "| data.input_length=4 | NOT FINISHED: no status file (killed, or still running) |" in report
+    assert "| data.input_length=3 | ok |" in report and "1 with results" in report

@@ -7,7 +7,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
-from src.run.status import FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER
+from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER
 
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it skips
 
@@ -27,6 +27,7 @@ class Run:
     error: str | None = None
     interrupted: str | None = None
     pruned: str | None = None
+    completed: bool = False
 
     @property
     def status(self) -> str:
@@ -34,6 +35,8 @@ class Run:
             return f"FAILED: {self.error}"
         if self.interrupted is not None:
             return f"INTERRUPTED: {self.interrupted}"
+        if not self.completed:  # killed before it could say, or still running: its last values are no result
+            return "NOT FINISHED: no status file (killed, or still running)"
         if not self.scalars:
             return "no events"
         return f"ok, {self.pruned}" if self.pruned else "ok"
@@ -41,7 +44,7 @@ class Run:
     @property
     def has_results(self) -> bool:
         """Completed with logged metrics (an Optuna-pruned trial too: it stopped early, its figures are real)."""
-        return self.error is None and self.interrupted is None and bool(self.scalars)
+        return self.error is None and self.interrupted is None and self.completed and bool(self.scalars)
 
     @property
     def failed(self) -> bool:
@@ -79,6 +82,7 @@ def read_run(path: Path) -> Run:
             run.error = (path / FAILED_MARKER).read_text().strip() or "failed"
         if (path / INTERRUPTED_MARKER).exists():
             run.interrupted = ((path / INTERRUPTED_MARKER).read_text().strip().splitlines() or ["interrupted"])[0]
+        run.completed = (path / COMPLETED_MARKER).exists()
         if (path / PRUNED_MARKER).exists():
             run.pruned = (path / PRUNED_MARKER).read_text().strip() or "pruned"
         if any(path.glob("events.out.tfevents.*")):
