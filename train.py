@@ -91,8 +91,11 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
     from src.build import build_run
     from src.callbacks.safety import GracefulInterrupt
     from src.metric_tags import STEP_TAGS
+    from src.run.resume import check_weights_fit
 
     run = build_run(cfg, extra_callbacks=[GracefulInterrupt(cfg.paths.output_dir, resume_command())])
+    if ckpt_path:
+        check_weights_fit(run.module, ckpt_path)  # with ckpt_strict=false, another network's weights fail here
     trainer = run.trainer
     if ckpt_path:
         log.info("Resuming from %s, writing to %s", ckpt_path, cfg.paths.output_dir)

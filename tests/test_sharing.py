@@ -140,3 +140,13 @@ def test_a_full_disk_mid_run_ends_in_one_line_naming_the_path(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith(f"no space left on device writing {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'};")
+
+
+def test_weights_of_another_network_are_refused_in_one_line_before_training(make_cfg, tmp_path):
+    train(make_cfg(*TINY_RNN, "trainer.max_epochs=1", name="first"))
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    cfg = make_cfg(*TINY_RNN, "model.hidden_dim=16", "ckpt_strict=false", f"ckpt_path={last}", name="other")
+    with pytest.raises(
+        ConfigError, match=r"ckpt_path: .*last.ckpt: its weights do not fit this network \(size mismatch"
+    ):
+        train(cfg)

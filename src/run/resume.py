@@ -109,3 +109,16 @@ def run_dir_of(ckpt_path: str | Path) -> Path | None:
     """The run folder a checkpoint was written by (``RUN/checkpoints/x.ckpt`` -> ``RUN``), if any."""
     parent = Path(ckpt_path).resolve().parent
     return parent.parent if parent.name == "checkpoints" else None
+
+
+def check_weights_fit(module: torch.nn.Module, path: str | Path) -> None:
+    """Load a checkpoint's weights into ``module`` (strictly; Lightning loads them again when fitting
+    starts), so that weights of another network are refused here, in one line, before training."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    try:
+        module.load_state_dict(checkpoint["state_dict"], strict=True)
+    except RuntimeError as error:  # torch lists every missing, unexpected or mis-shaped tensor
+        details = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+        raise ConfigError(
+            "ckpt_path", f"{path}: its weights do not fit this network ({details[0] if details else first_line(error)})"
+        ) from None
