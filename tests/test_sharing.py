@@ -47,6 +47,7 @@ def test_a_malicious_checkpoint_given_as_ckpt_path_is_refused_and_runs_nothing(m
     assert marker.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_settings_file", [False, True], ids=["unmatched", "matching-settings-file"])
 def test_a_malicious_checkpoint_planted_for_latest_is_never_run(make_cfg, tmp_path, with_settings_file):
     train(make_cfg(*TINY_RNN, "trainer.max_epochs=1", name="outputs/real"))
@@ -75,6 +76,7 @@ def test_python_train_py_refuses_a_malicious_checkpoint_in_one_line(tmp_path):
     assert result.stderr.count("\n") == 1 and not marker.exists()
 
 
+@pytest.mark.slow
 def test_a_resumed_run_writes_its_status_into_the_folder_it_continues(make_cfg, tmp_path):
     train(make_cfg(*TINY_RNN, "trainer.max_epochs=1", name="first"))
     first = tmp_path / "first"

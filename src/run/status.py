@@ -27,6 +27,7 @@ SUPERSEDES = {
 def mark(run_dir: str | Path, marker: str, text: str) -> Path:
     """Write ``marker`` into ``run_dir``, removing the stale statuses it supersedes."""
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)  # a run that wrote nothing else (fast_dev_run) still says how it ended
     for stale in SUPERSEDES[marker]:
         (run_dir / stale).unlink(missing_ok=True)
     path = run_dir / marker
