@@ -79,10 +79,16 @@ def test_the_readme_group_table_lists_every_option_of_each_group():
 
 
 def test_no_page_or_docstring_points_outside_the_repository():
+    """Every Markdown file a page, docstring or config names is in the repository, every relative
+    path stays inside it, and no link leaves it: a user who clones the project has nothing else."""
     texts = {p: p.read_text() for p in [*PAGES, *(ROOT_DIR / "src").rglob("*.py"), *CONF_DIR.rglob("*.yaml")]}
+    in_repo = {p.name for p in ROOT_DIR.rglob("*.md") if ".venv" not in p.parts} | {"report.md"}  # the report's own
     for path, text in texts.items():
-        assert "../shared" not in text and "EXPERIMENTS.md" not in text, path
-        assert not re.search(r"\]\((https?:|\.\./)", text), path
+        named = set(re.findall(r"([\w-]+\.md)\b", text))
+        assert named <= in_repo, f"{path} names {sorted(named - in_repo)}"
+        for relative in re.findall(r"((?:\.\./)+[\w./-]*)", text):
+            assert (path.parent / relative).resolve().is_relative_to(ROOT_DIR), f"{path} points to {relative}"
+        assert not re.search(r"\]\(https?:", text), path
     for page in PAGES:  # every relative link lands on a file
         for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).exists(), f"{page.name} links to {target}"
