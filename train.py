@@ -39,6 +39,12 @@ def storage_problem(error: OSError) -> str:
     return f"{what} writing {path}; free space there or give the run another folder (hydra.run.dir=...)"
 
 
+def refuse(message: str, exit_code: int = 2) -> None:
+    """End the process with ``message`` alone on stderr."""
+    sys.stderr.write(f"{message}\n")
+    sys.exit(exit_code)
+
+
 def resume_command() -> str:
     """``python train.py OVERRIDES``: this run's command line, without its ckpt_path."""
     try:
@@ -60,7 +66,7 @@ def train(cfg: DictConfig) -> float | None:
     Every setting is checked, and a resumed checkpoint compared with this config, before
     anything is written into a run folder.
     """
-    from src.config.errors import first_line, root_cause
+    from src.config.errors import one_line
     from src.process import configure_process
     from src.run.folder import lock_run_folder
     from src.run.resume import resolve_ckpt_path, run_dir_of
@@ -79,7 +85,7 @@ def train(cfg: DictConfig) -> float | None:
         from src.callbacks.safety import RunInterrupted  # an interrupt marks the folder itself
 
         if resumed_dir is not None and not isinstance(error, (RunInterrupted, ConfigError)):  # refused: untouched
-            mark(resumed_dir, FAILED_MARKER, f"{type(root_cause(error)).__name__}: {first_line(error)}")
+            mark(resumed_dir, FAILED_MARKER, one_line(error))
         raise
     # the run's folder says how it ended (a resumed run's: the folder it continued, not Hydra's new one)
     mark(cfg.paths.output_dir, COMPLETED_MARKER, str(result))
@@ -94,10 +100,10 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
     from src.run.resume import check_weights_fit
 
     run = build_run(cfg, extra_callbacks=[GracefulInterrupt(cfg.paths.output_dir, resume_command())])
-    if ckpt_path:
-        check_weights_fit(run.module, ckpt_path)  # with ckpt_strict=false, another network's weights fail here
     trainer = run.trainer
     if ckpt_path:
+        if not cfg.ckpt_strict:  # settings unchecked, so the weights may be another network's: refused here
+            check_weights_fit(run.module, ckpt_path)
         log.info("Resuming from %s, writing to %s", ckpt_path, cfg.paths.output_dir)
     trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
@@ -126,16 +132,11 @@ def main(cfg: DictConfig) -> float | None:
     try:
         with job_share(n_jobs, Path(hydra_cfg.sweep.dir) / ".gpu_locks", cfg.trainer):
             return train(cfg)
-    except ConfigError as error:
-        if multirun or os.environ.get("HYDRA_FULL_ERROR") == "1":
+    except (ConfigError, OSError) as error:  # the settings or the disk: one line, without Hydra's frame
+        storage = isinstance(error, OSError) and error.errno in STORAGE_ERRORS
+        if multirun or not (storage or isinstance(error, ConfigError)) or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise  # a sweep marks the job FAILED and goes on; HYDRA_FULL_ERROR asks for the traceback
-        sys.stderr.write(f"{error}\n")  # one line, without Hydra's frame around it
-        sys.exit(2)
-    except OSError as error:
-        if multirun or error.errno not in STORAGE_ERRORS or os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        sys.stderr.write(f"{storage_problem(error)}\n")  # the disk, not the settings: one line, no traceback
-        sys.exit(1)
+        refuse(storage_problem(error) if storage else str(error), exit_code=1 if storage else 2)
     except Exception as error:
         safety = sys.modules.get("src.callbacks.safety")  # loaded if training started; a bad value fails earlier
         if safety is None or not isinstance(error, safety.RunInterrupted):
@@ -151,8 +152,7 @@ def claim_run_folder_or_exit():
     try:
         return claim_run_folder(sys.argv[1:], Path.cwd())
     except ConfigError as error:
-        sys.stderr.write(f"{error}\n")
-        sys.exit(2)
+        refuse(str(error))
 
 
 if __name__ == "__main__":

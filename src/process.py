@@ -11,7 +11,7 @@ import os
 import platform
 import warnings
 
-from src.config.errors import ConfigError
+from src.config.errors import check_bool
 from src.trainer.devices import has_nvidia_devices
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,7 @@ def configure_process(keep_freed_memory: bool = True, skip_nvml_probe: bool = Tr
         ("skip_nvml_probe", skip_nvml_probe),
         ("quiet", quiet),
     ):
-        if not isinstance(value, bool):
-            raise ConfigError(f"process.{key}", f"must be true or false, got {value!r}")
+        check_bool(f"process.{key}", value)
     applied = {
         "keep_freed_memory": keep_freed_memory and keep_freed_blocks(),
         "skip_nvml_probe": skip_nvml_probe and skip_gpu_probes(),

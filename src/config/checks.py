@@ -7,13 +7,8 @@ anything runs). Each check raises a ``ConfigError`` naming the key as typed on t
 
 from omegaconf import DictConfig
 
-from src.config.errors import ConfigError, check_choice, check_finite_number, check_int, is_number
+from src.config.errors import ConfigError, check_bool, check_choice, check_finite_number, check_int, is_number
 from src.metric_tags import MONITORABLE_TAGS, RESULT_TAGS
-
-
-def check_bool(key: str, value) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(key, f"must be true or false, got {value!r}")
 
 
 def check_top_level(cfg: DictConfig) -> None:

@@ -140,6 +140,11 @@ def unwritable_output(overrides: list[Override], cwd: Path) -> str | None:
     return None
 
 
+def only_prints(args) -> bool:
+    """Whether the command line asks Hydra to print something (help, the config, ...) and run nothing."""
+    return bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
+
+
 def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR) -> str | None:
     parsed = parse(argv)
     if parsed is None:
@@ -147,7 +152,7 @@ def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR) -> s
     args, overrides = parsed
     if message := unknown_group_option(overrides, conf_dir):
         return message
-    if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
+    if only_prints(args):
         return None
     try:
         cfg = composed(overrides, conf_dir)

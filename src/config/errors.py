@@ -42,6 +42,13 @@ def check_int(key: str, value, minimum: int = 1) -> int:
     return value
 
 
+def check_bool(key: str, value) -> bool:
+    """Return ``value`` if it is true or false, else raise a ConfigError naming ``key``."""
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"must be true or false, got {value!r}")
+    return value
+
+
 def check_fraction(key: str, value, low: float = 0.0, high: float = 1.0, high_inclusive=False) -> float:
     """Return ``value`` if it is a number in (low, high) (or (low, high]), else raise a ConfigError."""
     ok = is_number(value) and low < value and (value <= high if high_inclusive else value < high)
@@ -75,6 +82,11 @@ def first_line(error: BaseException) -> str:
     """The first line of an exception's message (behind Hydra's wrappers), or its type's name."""
     lines = str(root_cause(error)).strip().splitlines()
     return lines[0] if lines else type(root_cause(error)).__name__
+
+
+def one_line(error: BaseException) -> str:
+    """``ConfigError: data.input_length: must be ...``: the error's type and first line, for a status file."""
+    return f"{type(root_cause(error)).__name__}: {first_line(error)}"
 
 
 def check_finite_number(key: str, value, minimum: float | None = None, allow_none: bool = True) -> None:

@@ -9,7 +9,7 @@ from torch import nn
 from torchmetrics import MaxMetric
 from typing_extensions import override
 
-from src.config.errors import ConfigError, first_line
+from src.config.errors import ConfigError, check_bool, first_line
 from src.metric_tags import SPLITS, tag
 from src.metrics import LossAccuracy
 from src.private_api import FastHookNames
@@ -71,9 +71,9 @@ class Classifier(FastHookNames, pl.LightningModule):
         self.label_smoothing = float(label_smoothing)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
-        if not isinstance(compile, bool):
-            raise ConfigError("compile", f"must be true or false, got {compile!r}")
-        if compile:  # mode and backend are judged by torch then (importing its compiler costs seconds)
+        if check_bool(
+            "compile", compile
+        ):  # mode and backend are judged by torch then (importing its compiler costs seconds)
             compile_in_place(self.net, compile_mode, compile_backend)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         # keyed "train_" etc.: a ModuleDict key may not shadow nn.Module.train

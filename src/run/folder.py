@@ -13,7 +13,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from src.config.command_line import parse
+from src.config.command_line import only_prints, parse
 from src.config.errors import ConfigError
 
 LOCK_NAME = ".lock"
@@ -81,7 +81,7 @@ def claim_run_folder(argv: list[str], cwd: Path):
     if parsed is None:
         return None
     args, overrides = parsed
-    if args.multirun or args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
+    if args.multirun or only_prints(args):
         return None
     values = {o.key_or_group: o.value() for o in overrides if not o.is_sweep_override()}
     run_dir = values.get("hydra.run.dir")

@@ -11,7 +11,6 @@ COMPLETED_MARKER = "COMPLETED"  # the run completed; it holds the value train.py
 FAILED_MARKER = "FAILED"  # the run failed; it holds the error
 INTERRUPTED_MARKER = "INTERRUPTED"  # stopped by a signal; it holds the command that resumes it
 PRUNED_MARKER = "PRUNED"  # stopped early by an Optuna pruner (and completed); it holds when and why
-MARKERS = (COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER)
 
 
 # What each status replaces when a run (resumed, say) ends again in the same folder. A failure

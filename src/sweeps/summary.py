@@ -18,17 +18,12 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from src.config.errors import first_line, root_cause
+from src.config.errors import one_line
 from src.config.resolvers import SWEPT_KEYS_ENV
 from src.private_api import job_error
 from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER, mark
 
 log = logging.getLogger(__name__)
-
-
-def one_line(error: BaseException) -> str:
-    """``ConfigError: data.input_length: must be ...``: the error's type and first line."""
-    return f"{type(root_cause(error)).__name__}: {first_line(error)}"
 
 
 def sweep_overrides(config: DictConfig):
