@@ -65,8 +65,8 @@ def test_curriculum_climbs_stage_by_stage_and_learns_a_length_scratch_training_r
     scalars = read_scalars(tmp_path / "run")
     lengths = scalars["curriculum/length"]
     assert lengths[0] == 4 and all(b - a in (0, 3) for a, b in zip(lengths, lengths[1:]))
-    assert lengths[-1] >= 13, lengths  # at least three stages up in five epochs: the curriculum advanced
-    # measured at length 19 over these seeds: 0.88 to 1.00; with the training data left at length 4
+    assert lengths[-1] >= 10, lengths  # at least two stages up in five epochs: the curriculum advanced
+    # measured at length 19 over these seeds: 0.87 to 1.00; with the training data left at length 4
     # (the curriculum's bookkeeping advancing, its data not), 0.02 to 0.40
     assert scalars["val/acc_best"][-1] >= 0.7, (lengths, scalars["val/acc_best"])
 
