@@ -69,11 +69,14 @@ def train(cfg: DictConfig) -> float | None:
     from src.config.errors import one_line
     from src.process import configure_process
     from src.run.folder import lock_run_folder
-    from src.run.resume import resolve_ckpt_path, run_dir_of
+    from src.run.resume import completed_earlier, resolve_ckpt_path, run_dir_of
     from src.run.status import COMPLETED_MARKER, FAILED_MARKER, mark
 
     # this process is the run's own: the process-wide settings of conf/train.yaml's process: node
     configure_process(**cfg.process)
+    if (done := completed_earlier(cfg)) is not None:  # ckpt_path=auto: a completed run is not redone
+        log.info("%s completed earlier (result %s): not run again", cfg.paths.output_dir, done)
+        return None if done == "None" else float(done)
     ckpt_path = resolve_ckpt_path(cfg)
     resumed_dir = run_dir_of(ckpt_path) if ckpt_path else None
     if resumed_dir is not None:  # a resumed run goes on in its own folder: one TensorBoard run, its
@@ -95,15 +98,20 @@ def train(cfg: DictConfig) -> float | None:
 def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
     """Build the run, fit it (from ``ckpt_path`` if given), test it, log where its outputs are."""
     from src.build import build_run
-    from src.callbacks.safety import GracefulInterrupt
+    from src.callbacks.safety import GracefulInterrupt, TimeLimit, check_time_left
     from src.metric_tags import STEP_TAGS
     from src.run.resume import check_weights_fit
 
-    run = build_run(cfg, extra_callbacks=[GracefulInterrupt(cfg.paths.output_dir, resume_command())])
+    stops = [
+        GracefulInterrupt(cfg.paths.output_dir, resume_command()),
+        TimeLimit(cfg.paths.output_dir, resume_command()),
+    ]
+    run = build_run(cfg, extra_callbacks=stops)
     trainer = run.trainer
     if ckpt_path:
         if not cfg.ckpt_strict:  # settings unchecked, so the weights may be another network's: refused here
             check_weights_fit(run.module, ckpt_path)
+        check_time_left(cfg.trainer.get("max_time"), ckpt_path)
         log.info("Resuming from %s, writing to %s", ckpt_path, cfg.paths.output_dir)
     trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
@@ -130,12 +138,17 @@ def main(cfg: DictConfig) -> float | None:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     n_jobs = hydra_cfg.launcher.get("n_jobs") if multirun else None
     try:
-        with job_share(n_jobs, Path(hydra_cfg.sweep.dir) / ".gpu_locks", cfg.trainer):
+        with job_share(n_jobs, hydra_cfg.sweep.dir, hydra_cfg.runtime.output_dir, cfg.trainer):
             return train(cfg)
     except (ConfigError, OSError) as error:  # the settings or the disk: one line, without Hydra's frame
         storage = isinstance(error, OSError) and error.errno in STORAGE_ERRORS
         if multirun or not (storage or isinstance(error, ConfigError)) or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise  # a sweep marks the job FAILED and goes on; HYDRA_FULL_ERROR asks for the traceback
+        if not storage:  # the folder Hydra made for this run says it was refused, and why (the report shows it)
+            from src.config.errors import one_line
+            from src.run.status import FAILED_MARKER, mark
+
+            mark(hydra_cfg.runtime.output_dir, FAILED_MARKER, f"refused before training: {one_line(error)}")
         refuse(storage_problem(error) if storage else str(error), exit_code=1 if storage else 2)
     except Exception as error:
         safety = sys.modules.get("src.callbacks.safety")  # loaded if training started; a bad value fails earlier

@@ -19,6 +19,18 @@ def hydra_args_parser():
     return get_args_parser()
 
 
+def basic_sweep_jobs(overrides) -> list[list[str]]:
+    """Every job of a sweep by Hydra's basic sweeper, as the override list each job gets, in its order.
+
+    The sweeper computes them inside ``sweep()`` and hands them to the launcher only; the
+    launching process's callbacks never see the list. Its static ``split_arguments`` is the
+    sweeper's own expansion (ranges, choices, presets), so the jobs listed are exactly those it runs.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+
+
 def job_error(job_return: JobReturn) -> BaseException:
     """The exception a failed Hydra job raised.
 

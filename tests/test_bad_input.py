@@ -8,6 +8,7 @@ constructors, the optimizer, the Trainer, the project's own checks), run in-proc
 see the line alone on stderr, without Hydra's frame. Option lists come from ``conf/``.
 """
 
+import shutil
 import subprocess
 import sys
 
@@ -24,6 +25,7 @@ def choose_one_of(group: str) -> str:
     return f"{group}=foo: unknown option; choose one of: {', '.join(config_options(group))}"
 
 
+SEARCH = ["-m", "hparams_search=palindrome_optuna"]
 COMMAND_LINE = [
     (["model=foo"], choose_one_of("model")),
     (["model=mlp", "data=foo"], choose_one_of("data")),
@@ -38,6 +40,15 @@ COMMAND_LINE = [
     (["hparams_search=mlp_optuna"], "hparams_search: a search runs many jobs; add -m"),
     (["launcher=parallel"], "launcher: chooses where a sweep's jobs run, and a single run has none; add -m"),
     (["hydra.run.dir=notafolder/run"], "hydra.run.dir: cannot write the run's outputs under"),
+    # the sweep plugins' settings, by the objects the plugins build (src/config/plugins.py)
+    ([*SEARCH, "hydra.sweeper.direction=up"], "hydra.sweeper.direction: 'up': Please set either 'minimize' or"),
+    ([*SEARCH, "hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials: must be an integer >= 1, got 0"),
+    ([*SEARCH, "hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler.seed: Value 'abc' of type 'str' could not"),
+    ([*SEARCH, "hydra.sweeper.sampler._target_=nope.Sampler"], "hydra.sweeper.sampler: Error locating target 'nope."),
+    ([*SEARCH, "hydra.sweeper.storage=bogus://db"], "hydra.sweeper.storage: bogus://db: not a database URL optuna"),
+    ([*SEARCH, "hydra.sweeper.storage=sqlite:///nofolder/s.db"], "hydra.sweeper.storage: sqlite:///nofolder/s.db: the"),
+    (["-m", "launcher=slurm", "hydra.launcher.timeout_min=-5"], "hydra.launcher.timeout_min: must be an integer >= 1"),
+    (["-m", "launcher=slurm"], 'launcher: slurm: Could not detect "srun", are you indeed on a slurm cluster?; launch'),
 ]
 
 NO_GPU = not torch.cuda.is_available()
@@ -111,7 +122,11 @@ VALUES = [
     (["logger.tensorboard=null"], "callbacks.lr_monitor: logs to a logger and every logger is off"),
     (["trainer.limit_val_batches=0"], "trainer.limit_val_batches: is 0, so nothing is validated, but callbacks."),
 ]
-VALID_ON_THIS_MACHINE = {("trainer=gpu",): not NO_GPU, ("trainer.accelerator=mps",): not NO_MPS}
+VALID_ON_THIS_MACHINE = {
+    ("trainer=gpu",): not NO_GPU,
+    ("trainer.accelerator=mps",): not NO_MPS,
+    ("-m", "launcher=slurm"): shutil.which("srun") is not None,  # a SLURM login node
+}
 # One row of each layer, run as `python train.py` to see the line alone on stderr
 AS_SUBPROCESS = [["optimizer.lr=-1"], ["trainer.precision=15"], ["data.input_length=0"], ["ckpt_path=garbage.ckpt"]]
 

@@ -1,6 +1,8 @@
 """Parallel sweeps on one machine: Hydra's joblib launcher, each job with its share of threads and its own GPU."""
 
 import multiprocessing
+import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -137,23 +139,30 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers through /proc")
-def test_killing_a_parallel_sweeps_launcher_stops_its_workers_with_their_checkpoints_whole(tmp_path):
-    long_jobs = [*TINY_SWEEP, "data.data_size=400000", "trainer.max_epochs=20"]
+def start_two_training_jobs(tmp_path: Path, *args: str) -> subprocess.Popen:
+    """A parallel sweep of two jobs at once, returned once both have saved a ``last.ckpt``."""
     launcher = subprocess.Popen(
         [sys.executable, str(ROOT_DIR / "train.py"), "-m", "launcher=parallel", "hydra.launcher.n_jobs=2",
-         "data.input_length=5,6", "callbacks.last_checkpoint.every_n_train_steps=20", *long_jobs],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=subprocess_env(),
+         "callbacks.last_checkpoint.every_n_train_steps=20", *TINY_SWEEP, *args],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=subprocess_env(),
     )  # fmt: skip
     deadline = time.monotonic() + 180
     while len(list(tmp_path.glob("multirun/*/*/*/checkpoints/last.ckpt"))) < 2:  # both jobs are training
         assert time.monotonic() < deadline and launcher.poll() is None
         time.sleep(0.1)
+    return launcher
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers through /proc")
+def test_killing_a_parallel_sweeps_launcher_stops_its_workers_with_their_checkpoints_whole(tmp_path):
+    launcher = start_two_training_jobs(
+        tmp_path, "data.input_length=5,6", "data.data_size=400000", "trainer.max_epochs=20"
+    )
     workers = descendants(launcher.pid)
     assert workers
     launcher.kill()  # kill -9: no handler runs in the launcher
-    launcher.wait()
+    launcher.communicate(timeout=120)  # its output, to the end its workers write
     deadline = time.monotonic() + 60
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -161,3 +170,34 @@ def test_killing_a_parallel_sweeps_launcher_stops_its_workers_with_their_checkpo
     for job in tmp_path.glob("multirun/*/*/data.input_length=*"):
         assert (job / "INTERRUPTED").read_text().startswith("SIGTERM at step ")  # saved and marked, then stopped
         torch.load(job / "checkpoints" / "last.ckpt", weights_only=True)  # whole
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers through /proc")
+def test_sigterm_to_a_parallel_sweep_saves_its_jobs_lists_the_rest_and_the_printed_command_finishes_it(tmp_path):
+    launcher = start_two_training_jobs(tmp_path, "data.input_length=5,6,7", "trainer.max_epochs=1000")  # one waits
+    workers = descendants(launcher.pid)
+    launcher.send_signal(signal.SIGTERM)  # what a scheduler sends
+    output, _ = launcher.communicate(timeout=120)
+    assert launcher.returncode == 143 and "Traceback" not in output
+    deadline = time.monotonic() + 30  # idle workers end as soon as they see their launcher gone
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if alive(pid)], "workers outlived their sweep"
+    (sweep,) = tmp_path.glob("multirun/*/*")
+    rows = [line.split("\t") for line in (sweep / "summary.tsv").read_text().splitlines()[1:]]
+    assert sorted(row[1] for row in rows) == ["INTERRUPTED", "INTERRUPTED", "NOT STARTED"]
+    steps = [int(row[2].split()[-1]) for row in rows if row[1] == "INTERRUPTED"]
+    assert (sweep / "report" / "report.md").read_text().count("| INTERRUPTED: SIGTERM at step ") == 2
+    (command,) = [line.split("Continue the sweep with: ")[1] for line in output.splitlines() if "Continue the" in line]
+    assert command.startswith("python train.py -m ") and command.endswith(" ckpt_path=auto")
+
+    # the printed command, as pasted (with a step limit just past the interrupts, to end soon)
+    args = shlex.split(command)[2:] + [f"trainer.max_steps={max(steps) + 30}"]
+    finished = run_train(*args, cwd=tmp_path, timeout=240)
+    assert "Continue the sweep" not in finished.stdout + finished.stderr
+    rows = [line.split("\t") for line in (sweep / "summary.tsv").read_text().splitlines()[1:]]
+    assert [row[1] for row in rows] == ["COMPLETED"] * 3
+    for job in sweep.glob("data.input_length=*"):
+        resumed = "Resuming from" in (job / "train.log").read_text()
+        assert resumed == (job.name != "data.input_length=7")  # the interrupted two went on; the third started

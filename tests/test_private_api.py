@@ -5,14 +5,25 @@
 
 import pytorch_lightning as pl
 import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 
-from src.private_api import FastHookNames, hydra_args_parser, job_error
+from src.private_api import FastHookNames, basic_sweep_jobs, hydra_args_parser, job_error
 
 
 def test_hydras_parser_reads_overrides_and_flags_as_hydra_does():
     args = hydra_args_parser().parse_args(["-m", "data.input_length=3,5", "model=mlp"])
     assert args.multirun and args.overrides == ["data.input_length=3,5", "model=mlp"]
+
+
+def test_the_basic_sweepers_jobs_are_the_product_of_its_swept_values_in_its_order():
+    overrides = OverridesParser.create().parse_overrides(["model=rnn", "data.input_length=range(3,5)", "seed=1,2"])
+    assert basic_sweep_jobs(overrides) == [
+        ["model=rnn", "data.input_length=3", "seed=1"],
+        ["model=rnn", "data.input_length=3", "seed=2"],
+        ["model=rnn", "data.input_length=4", "seed=1"],
+        ["model=rnn", "data.input_length=4", "seed=2"],
+    ]
 
 
 def test_a_failed_job_return_gives_its_exception():

@@ -88,3 +88,27 @@ def test_a_job_without_a_completed_status_is_never_called_ok(make_cfg, tmp_path)
     report = write_report(sweep).read_text()
     assert "| data.input_length=4 | NOT FINISHED: no status file (killed, or still running) |" in report
     assert "| data.input_length=3 | ok |" in report and "1 with results" in report
+
+
+@pytest.mark.slow
+def test_the_report_of_every_kind_of_folder_a_run_leaves_is_written_or_refused_in_one_line(tmp_path):
+    from tests.conftest import QUIET, run_train
+
+    run_train(*QUIET, "optimizer.lr=-1", "hydra.run.dir=refused", cwd=tmp_path, check=False)  # refused at once
+    failing = ["-m", *QUIET, "model=mlp", "optimizer.lr=1e9,1e10", "trainer.max_steps=30", "hydra.sweep.dir=failed"]
+    run_train(*failing, cwd=tmp_path, check=False)  # every job diverges
+    (tmp_path / "empty").mkdir()
+    expected = {
+        "refused": "| refused | FAILED: refused before training: ConfigError: optimizer.lr: must lie in (0, inf), got",
+        "failed": "| optimizer.lr=1000000000.0 | FAILED: TrainingDiverged: train/loss is not finite (nan or inf)",
+    }
+    for name, row in expected.items():
+        result = report_cli(name, cwd=tmp_path)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        report = (tmp_path / name / "report" / "report.md").read_text()
+        assert row in report and "0 with results" in report
+    for name in ("empty", "missing"):
+        result = report_cli(name, cwd=tmp_path)
+        assert (
+            result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {name}: ")
+        )

@@ -13,7 +13,7 @@ import torch
 
 from src.config.errors import ConfigError
 from src.run.settings import SETTINGS_FILE
-from src.run.status import COMPLETED_MARKER, INTERRUPTED_MARKER
+from src.run.status import COMPLETED_MARKER, INTERRUPTED_MARKER, TIME_LIMIT_MARKER
 from tests.conftest import TINY_RNN, TRAIN_PY, run_train, subprocess_env
 from train import train
 
@@ -152,3 +152,50 @@ def test_weights_of_another_network_are_refused_in_one_line_before_training(make
         ConfigError, match=r"ckpt_path: .*last.ckpt: its weights do not fit this network \(size mismatch"
     ):
         train(cfg)
+
+
+def test_ckpt_path_auto_does_not_run_a_completed_run_again(make_cfg, tmp_path):
+    cfg = make_cfg(*TINY_RNN, "ckpt_path=auto", name="done")
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / COMPLETED_MARKER).write_text("0.875\n")
+    assert train(cfg) == 0.875  # the stored result, and nothing built or written
+    assert sorted(p.name for p in (tmp_path / "done").iterdir()) == [COMPLETED_MARKER]
+
+
+@pytest.mark.slow
+def test_ckpt_path_auto_resumes_the_folders_own_last_checkpoint_or_starts_afresh(make_cfg, tmp_path, caplog):
+    caplog.set_level("INFO", logger="train")
+    train(make_cfg(*TINY_RNN, "trainer.max_epochs=1", "ckpt_path=auto", name="run"))  # nothing to resume: starts
+    assert "Resuming from" not in caplog.text
+    (tmp_path / "run" / COMPLETED_MARKER).unlink()  # as if it had been interrupted
+    (tmp_path / "run" / INTERRUPTED_MARKER).write_text("SIGTERM at step 3\n")
+    train(make_cfg(*TINY_RNN, "trainer.max_epochs=2", "ckpt_path=auto", name="run"))
+    assert f"Resuming from {tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}" in caplog.text
+    assert (tmp_path / "run" / COMPLETED_MARKER).exists() and not (tmp_path / "run" / INTERRUPTED_MARKER).exists()
+    refused = (
+        r"ckpt_path: is .auto. but .* holds a run completed with other settings: .*seed \(42 in the checkpoint, 7 now\)"
+    )
+    with pytest.raises(ConfigError, match=refused):
+        train(make_cfg(*TINY_RNN, "seed=7", "ckpt_path=auto", name="run"))  # checked like any resume
+
+
+@pytest.mark.slow
+def test_a_run_stopped_by_max_time_is_marked_and_resuming_it_with_the_same_limit_says_to_raise_it(make_cfg, tmp_path):
+    from src.report.runs import read_run
+    from src.sweeps.summary import TIME_LIMIT, job_status
+
+    endless = [*TINY_RNN, "data.data_size=200000", "trainer.max_epochs=100", "callbacks.early_stopping=null"]
+    train(make_cfg(*endless, "trainer.max_time=00:00:00:02", name="run"))
+    run = tmp_path / "run"
+    stopped = (run / TIME_LIMIT_MARKER).read_text().splitlines()
+    step = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    assert stopped[0] == f"stopped by trainer.max_time at step {step}" and (run / COMPLETED_MARKER).exists()
+    assert stopped[1].startswith("python train.py ") and "ckpt_path=" in stopped[1]
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "overrides.yaml").write_text("[]\n")  # as Hydra leaves it
+    assert job_status(run)[0] == TIME_LIMIT and read_run(run).status.startswith("ok, stopped by trainer.max_time")
+    last = f"ckpt_path={run}/checkpoints/last.ckpt"
+    with pytest.raises(ConfigError, match=r"trainer.max_time: is 00:00:00:02, and .* has already trained for \d+ s"):
+        train(make_cfg(*endless, "trainer.max_time=00:00:00:02", last, name="again"))
+    train(make_cfg(*endless, "trainer.max_time=00:01:00:00", f"trainer.max_steps={step + 20}", last, name="again"))
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] > step

@@ -3,6 +3,8 @@
 ``GracefulInterrupt``: Ctrl-C or SIGTERM (what a cluster scheduler sends at a time limit) lets the
 current batch finish, saves ``last.ckpt``, marks the run folder ``INTERRUPTED`` with the command
 that resumes it, and stops the run with ``RunInterrupted``; a second Ctrl-C exits at once.
+``TimeLimit``: a run that ``trainer.max_time`` stops saves ``last.ckpt`` where it stopped and is
+marked ``TIME_LIMIT`` (beside ``COMPLETED``), with the command that trains it further.
 ``NonFiniteGuard``: a non-finite training loss (or non-finite weights after a validation) stops
 the run with ``TrainingDiverged`` instead of training on and reporting NaN as a result.
 """
@@ -16,10 +18,11 @@ from pathlib import Path
 import torch
 from hydra.errors import CompactHydraException
 from pytorch_lightning import Callback
+from pytorch_lightning.callbacks import Timer
 from typing_extensions import override
 
-from src.config.errors import check_int
-from src.run.status import INTERRUPTED_MARKER, mark, paste_ready
+from src.config.errors import ConfigError, check_int
+from src.run.status import INTERRUPTED_MARKER, TIME_LIMIT_MARKER, mark, paste_ready
 
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -50,8 +53,10 @@ class GracefulInterrupt(Callback):
         self._previous: dict[int, object] = {}
 
     def _request(self, signum, frame) -> None:
-        if self.received is not None and signum == signal.SIGINT:
-            os._exit(128 + signum)  # the second Ctrl-C: now, whatever is running
+        if self.received is not None:
+            if signum == signal.SIGINT:
+                os._exit(128 + signum)  # the second Ctrl-C: now, whatever is running
+            return  # a sweep's launcher passing on the stop the job already saw: one stop, named by the first signal
         self.received = signum
         log.warning(
             "%s received: saving last.ckpt after this batch (Ctrl-C again to exit at once)", signal.strsignal(signum)
@@ -87,6 +92,59 @@ class GracefulInterrupt(Callback):
         raise RunInterrupted(
             f"Interrupted ({name}) at step {trainer.global_step}; saved {path}. Resume with: {command}",
             self.received,
+        )
+
+
+def timer_of(trainer) -> Timer | None:
+    """The Timer Lightning adds for ``max_time``, if the run has one."""
+    return next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+
+
+class TimeLimit(Callback):
+    """Where ``trainer.max_time`` ends training: ``last.ckpt`` saved at that step, and a ``TIME_LIMIT`` file.
+
+    Lightning's Timer only stops the loop; the last checkpoint would be the one before, and
+    nothing would tell the run's results apart from those of a run that trained to the end.
+    """
+
+    def __init__(self, run_dir: str | Path, resume_command: str):
+        self.run_dir, self.resume_command = Path(run_dir), resume_command
+
+    @override
+    def on_train_start(self, trainer, pl_module) -> None:
+        (self.run_dir / TIME_LIMIT_MARKER).unlink(missing_ok=True)  # a resumed run's status is its own
+
+    @override
+    def on_train_end(self, trainer, pl_module) -> None:
+        timer = timer_of(trainer)
+        if timer is None or timer.time_remaining("train") > 0:
+            return
+        path = self.run_dir / "checkpoints" / "last.ckpt"
+        trainer.save_checkpoint(path)  # every rank takes part; rank zero writes
+        if not trainer.is_global_zero:
+            return
+        where = f"at step {trainer.global_step}"
+        command = f"{self.resume_command} {paste_ready('ckpt_path', path)}"
+        log.warning("trainer.max_time ran out %s; saved %s. Train further with a larger trainer.max_time: %s",
+                    where, path, command)  # fmt: skip
+        mark(self.run_dir, TIME_LIMIT_MARKER, f"stopped by trainer.max_time {where}\n{command}\n")
+
+
+def check_time_left(max_time, ckpt_path: str | Path) -> None:
+    """Refuse to resume, with the same ``trainer.max_time``, a run that already used all of it: it would
+    stop before its first step and report the old results as new ones."""
+    if max_time is None:
+        return
+    probe = Timer(duration=max_time)  # Lightning reads the duration (DD:HH:MM:SS, a dict, ...) as the run will
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get("callbacks", {})
+    if probe.state_key not in state:
+        return
+    probe.load_state_dict(state[probe.state_key])
+    if probe.time_remaining("train") <= 0:
+        raise ConfigError(
+            "trainer.max_time",
+            f"is {max_time}, and {ckpt_path} has already trained for {probe.time_elapsed('train'):.0f} s of it; "
+            "give a larger trainer.max_time to train it further",
         )
 
 

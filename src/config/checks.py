@@ -18,7 +18,7 @@ def check_top_level(cfg: DictConfig) -> None:
         check_bool(key, cfg.get(key))
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is not None and not isinstance(ckpt_path, str):
-        raise ConfigError("ckpt_path", f"must be a checkpoint file's path or 'latest', got {ckpt_path!r}")
+        raise ConfigError("ckpt_path", f"must be a checkpoint file's path, 'latest' or 'auto', got {ckpt_path!r}")
     check_choice("optimized_metric", cfg.get("optimized_metric"), RESULT_TAGS)
 
 

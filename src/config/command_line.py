@@ -8,9 +8,10 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from src.config.compose import CONF_DIR, compose_config, config_options
-from src.config.errors import is_int
+from src.config.errors import ConfigError, is_int
 from src.private_api import hydra_args_parser
 
 _MISSING = object()
@@ -156,13 +157,35 @@ def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR) -> s
         return None
     try:
         cfg = composed(overrides, conf_dir)
-    except Exception:  # noqa: BLE001 - a composition problem: Hydra reports it with its own words
-        return None
+    except Exception as error:  # noqa: BLE001 - a composition problem: Hydra reports it with its own words
+        return typed_value_error(error)
     return (
         misspelled_key(overrides, cfg, conf_dir)
         or bad_sweep_settings(args, overrides, cfg)
         or unwritable_output(overrides, cwd)
+        or (bad_plugin_settings(cfg) if args.multirun else None)
     )
+
+
+def typed_value_error(error: BaseException) -> str | None:
+    """``KEY: Value 'abc' of type 'str' could not be converted to Integer``: a value a typed config node
+    (a plugin's settings) refused while composing, in one line; None for any other composition problem."""
+    while error is not None:
+        if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
+            return f"{error.full_key}: {str(error.msg).strip().splitlines()[0]}"
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def bad_plugin_settings(cfg) -> str | None:
+    """The sweeper's and the launcher's settings, by the objects their plugins build (``src.config.plugins``)."""
+    from src.config.plugins import check_sweep_plugins
+
+    try:
+        check_sweep_plugins(cfg)
+    except ConfigError as error:
+        return str(error)
+    return None
 
 
 def exit_on_bad_command_line(conf_dir: Path = CONF_DIR) -> None:

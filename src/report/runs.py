@@ -7,7 +7,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
-from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER
+from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER, TIME_LIMIT_MARKER
 
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it skips
 
@@ -26,7 +26,7 @@ class Run:
     scalars: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     error: str | None = None
     interrupted: str | None = None
-    pruned: str | None = None
+    stopped_early: str | None = None  # completed, but stopped before its end: pruned by Optuna, or out of max_time
     completed: bool = False
 
     @property
@@ -39,7 +39,7 @@ class Run:
             return "NOT FINISHED: no status file (killed, or still running)"
         if not self.scalars:
             return "no events"
-        return f"ok, {self.pruned}" if self.pruned else "ok"
+        return f"ok, {self.stopped_early}" if self.stopped_early else "ok"
 
     @property
     def has_results(self) -> bool:
@@ -84,7 +84,11 @@ def read_run(path: Path) -> Run:
             run.interrupted = ((path / INTERRUPTED_MARKER).read_text().strip().splitlines() or ["interrupted"])[0]
         run.completed = (path / COMPLETED_MARKER).exists()
         if (path / PRUNED_MARKER).exists():
-            run.pruned = (path / PRUNED_MARKER).read_text().strip() or "pruned"
+            run.stopped_early = (path / PRUNED_MARKER).read_text().strip() or "pruned"
+        if (path / TIME_LIMIT_MARKER).exists():
+            run.stopped_early = (
+                (path / TIME_LIMIT_MARKER).read_text().strip().splitlines() or ["stopped by trainer.max_time"]
+            )[0]
         if any(path.glob("events.out.tfevents.*")):
             run.scalars = read_scalars(path)
     except Exception as error:  # noqa: BLE001 - one broken run must not stop the report of the others

@@ -93,5 +93,6 @@ def write_report(root: Path) -> Path:
             lines += [f"### {name}", "", f"![{name}](curves/{figure.name})", ""]
         else:
             lines += [f"### {label(run, keys)}", "", f"{run.status}", ""]
+    out.mkdir(parents=True, exist_ok=True)  # a report of runs without curves draws nothing before this
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return out / "report.md"

@@ -3,7 +3,9 @@
 A resume is refused when the checkpoint's run had other settings for what shapes the model, the
 data or the optimizer (``RESUME_KEYS``): continuing such a run would silently train one
 experiment on another's weights. ``ckpt_path=latest`` picks the newest ``last.ckpt`` whose run
-matches this command's settings. Checkpoints are read with ``weights_only=True``: a file that
+matches this command's settings. ``ckpt_path=auto`` continues the run's own folder: its
+``last.ckpt`` if it has one, else a fresh start (how an interrupted sweep goes on).
+Checkpoints are read with ``weights_only=True``: a file that
 needs anything but tensors and plain containers is refused, never unpickled.
 """
 
@@ -17,8 +19,31 @@ from omegaconf import DictConfig
 
 from src.config.errors import ConfigError, first_line
 from src.run.settings import CONFIG_KEY, differences, read_settings, resume_settings
+from src.run.status import completed_result
 
 RUN_ROOTS = ("outputs", "multirun")
+AUTO = "auto"  # ckpt_path=auto: this run folder's own last.ckpt if there is one, else start afresh
+
+
+def completed_earlier(cfg: DictConfig) -> str | None:
+    """With ``ckpt_path=auto``: the result this run folder's run stored when it completed (None if it did
+    not), refused like a resume if that run had other settings."""
+    if cfg.get("ckpt_path") != AUTO or (result := completed_result(cfg.paths.output_dir)) is None:
+        return None
+    saved = read_settings(Path(cfg.paths.output_dir) / "checkpoints")
+    changed = differences(saved, resume_settings(cfg)) if saved is not None else []
+    if changed and cfg.get("ckpt_strict", True):
+        raise ConfigError(
+            "ckpt_path",
+            f"is 'auto' but {cfg.paths.output_dir} holds a run completed with other settings: {'; '.join(changed)}",
+        )
+    return result
+
+
+def own_last_checkpoint(cfg: DictConfig) -> Path | None:
+    """The ``last.ckpt`` in this run's own folder (``paths.output_dir``), if an earlier run of it left one."""
+    path = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    return path if path.is_file() else None
 
 
 def unsafe_reason(error: pickle.UnpicklingError) -> str:
@@ -91,10 +116,16 @@ def latest_checkpoint(root_dir: str | Path, cfg: DictConfig | None = None, exclu
 
 
 def resolve_ckpt_path(cfg: DictConfig) -> str | None:
-    """``cfg.ckpt_path`` (None, a file, or ``latest``) -> the checkpoint to resume from, checked against ``cfg``."""
+    """``cfg.ckpt_path`` (None, a file, ``latest``, ``auto``) -> the checkpoint to resume from, checked against cfg."""
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is None:
         return None
+    if str(ckpt_path) == AUTO:
+        own = own_last_checkpoint(cfg)
+        if own is None:
+            return None
+        check_resumable(own, cfg)
+        return str(own)
     if str(ckpt_path) == "latest":
         ckpt_path = str(latest_checkpoint(cfg.paths.root_dir, cfg, exclude=cfg.paths.output_dir))
         checkpoint_settings(ckpt_path)  # read weights-only, as any checkpoint: a planted file is refused here

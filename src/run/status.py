@@ -11,6 +11,7 @@ COMPLETED_MARKER = "COMPLETED"  # the run completed; it holds the value train.py
 FAILED_MARKER = "FAILED"  # the run failed; it holds the error
 INTERRUPTED_MARKER = "INTERRUPTED"  # stopped by a signal; it holds the command that resumes it
 PRUNED_MARKER = "PRUNED"  # stopped early by an Optuna pruner (and completed); it holds when and why
+TIME_LIMIT_MARKER = "TIME_LIMIT"  # stopped by trainer.max_time (and completed); it holds when, and how to go on
 
 
 # What each status replaces when a run (resumed, say) ends again in the same folder. A failure
@@ -20,6 +21,7 @@ SUPERSEDES = {
     INTERRUPTED_MARKER: (COMPLETED_MARKER, FAILED_MARKER),
     FAILED_MARKER: (COMPLETED_MARKER,),
     PRUNED_MARKER: (),
+    TIME_LIMIT_MARKER: (),
 }
 
 
@@ -39,3 +41,9 @@ def paste_ready(key: str, value: str | Path) -> str:
     (spaces, quotes, non-ASCII letters): quoted for Hydra inside, then for the shell."""
     text = str(value).replace("'", "\\'")  # Hydra reads a backslash as an escape only before a quote
     return shlex.quote(f"{key}='{text}'")
+
+
+def completed_result(run_dir: str | Path) -> str | None:
+    """The result a run that completed in ``run_dir`` stored (``'None'`` if it returned none); None if it did not."""
+    path = Path(run_dir) / COMPLETED_MARKER
+    return path.read_text().split("\n", 1)[0].strip() if path.is_file() else None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from src.sweeps.interrupt import running_job
 from src.trainer.devices import gpu_count, parallel_jobs, threads_per_job
 
 log = logging.getLogger(__name__)
@@ -71,12 +72,13 @@ _WATCHED = False
 
 
 @contextmanager
-def job_share(n_jobs: int | None, lock_dir: str | Path, trainer_cfg) -> Iterator[None]:
+def job_share(n_jobs: int | None, sweep_dir: str | Path, job_dir: str | Path, trainer_cfg) -> Iterator[None]:
     """Run one job of ``n_jobs`` concurrent ones: its share of threads, and its own GPU if it trains on one.
 
     ``n_jobs`` is the launcher's (``None`` for a serial launcher: the job has the machine to
     itself; ``-1``: as many as ``parallel_jobs()``). A job asking for several devices (DDP) is
-    left to place itself.
+    left to place itself. The job holds its running lock meanwhile, and does not start once its
+    sweep is stopping (``src.sweeps.interrupt``).
     """
     if not n_jobs or n_jobs == 1:
         yield
@@ -84,10 +86,13 @@ def job_share(n_jobs: int | None, lock_dir: str | Path, trainer_cfg) -> Iterator
     global _WATCHED
     if not _WATCHED:  # once per worker process, which runs several jobs
         stop_with_parent()
+        # Ctrl-C in a terminal reaches every process of the sweep: a job in training saves on it
+        # (its own handler), an idle worker leaves the stop to its launcher
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _WATCHED = True
     parent = os.getppid()
     try:
-        with _threads_and_gpu(n_jobs, lock_dir, trainer_cfg):
+        with running_job(sweep_dir, job_dir), _threads_and_gpu(n_jobs, Path(sweep_dir) / ".gpu_locks", trainer_cfg):
             yield
     finally:
         if os.getppid() != parent:  # the sweep is gone and this job has saved: nothing to hand back

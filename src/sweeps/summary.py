@@ -4,12 +4,18 @@ With a parallel or cluster launcher Hydra runs ``on_job_end`` where the job ran 
 process, a cluster node), and it skips ``on_multirun_end`` when a job failed. So a job writes
 its own status file (``COMPLETED`` with its result, or ``FAILED`` with its error), and the
 launching process assembles ``summary.tsv`` and ``report/`` from the job folders when it exits,
-failures or not.
+failures or not. Jobs of the sweep that never started are listed too (``NOT STARTED``), and when
+some job did not finish, the launcher prints the one command that continues the whole sweep:
+the same command into the same folder with ``ckpt_path=auto`` (completed jobs are not run again,
+interrupted ones resume from their ``last.ckpt``, the rest start). Ctrl-C or SIGTERM to the
+launching process stops the sweep that way (``src.sweeps.interrupt``).
 """
 
 import atexit
 import logging
 import os
+import shlex
+import signal
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -20,8 +26,22 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.config.errors import one_line
 from src.config.resolvers import SWEPT_KEYS_ENV
-from src.private_api import job_error
-from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER, mark
+from src.private_api import basic_sweep_jobs, job_error
+from src.run.status import (
+    COMPLETED_MARKER,
+    FAILED_MARKER,
+    INTERRUPTED_MARKER,
+    PRUNED_MARKER,
+    TIME_LIMIT_MARKER,
+    mark,
+    paste_ready,
+)
+from src.sweeps.interrupt import clear_stop, stop_sweep_on_signals
+
+NOT_STARTED = "NOT STARTED"
+NOT_FINISHED = "NOT FINISHED"
+TIME_LIMIT = "TIME LIMIT"  # completed when trainer.max_time ran out
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 log = logging.getLogger(__name__)
 
@@ -42,31 +62,63 @@ def job_status(job_dir: Path) -> tuple[str, str]:
     for marker in (FAILED_MARKER, INTERRUPTED_MARKER, COMPLETED_MARKER):
         if (job_dir / marker).exists():
             text = " ".join((job_dir / marker).read_text().split("\n")[:1])
-            if marker == COMPLETED_MARKER and (job_dir / PRUNED_MARKER).exists():  # completed, stopped early
-                return PRUNED_MARKER, f"{text} ({(job_dir / PRUNED_MARKER).read_text().strip()})"
+            for early, status in ((PRUNED_MARKER, PRUNED_MARKER), (TIME_LIMIT_MARKER, TIME_LIMIT)):
+                if marker == COMPLETED_MARKER and (job_dir / early).exists():  # completed, stopped early
+                    return status, f"{text} ({(job_dir / early).read_text().splitlines()[0].strip()})"
             return marker, text
-    return "NOT FINISHED", "the job ended without a status (killed, or still running)"
+    return NOT_FINISHED, "the job ended without a status (killed, or still running)"
 
 
-def write_summary(sweep_dir: Path) -> list[tuple[str, str, str]]:
-    """``summary.tsv``: one row per job folder of ``sweep_dir`` (overrides, status, result)."""
-    rows = []
+def planned_jobs(config: DictConfig) -> list[list[str]] | int | None:
+    """The sweep's jobs before any runs: each job's overrides (basic sweeper), a count (``n_trials``
+    of a search), or None where the sweeper does not say."""
+    sweeper = config.hydra.sweeper
+    if sweeper.get("_target_") == BASIC_SWEEPER:
+        return basic_sweep_jobs(sweep_overrides(config))
+    trials = sweeper.get("n_trials")
+    return trials if isinstance(trials, int) else None
+
+
+def write_summary(sweep_dir: Path, planned: list[list[str]] | int | None = None) -> list[tuple[str, str, str]]:
+    """``summary.tsv``: one row per job of ``sweep_dir`` (overrides, status, result), the jobs that
+    never started included where ``planned`` (``planned_jobs``) lists them."""
+    rows, started = [], set()
     for overrides_file in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
         job_dir = overrides_file.parents[1]
-        overrides = " ".join(OmegaConf.load(overrides_file)) or "(no overrides)"
-        rows.append((overrides, *job_status(job_dir)))
+        overrides = list(OmegaConf.load(overrides_file))
+        started.add(tuple(overrides))
+        rows.append((" ".join(overrides) or "(no overrides)", *job_status(job_dir)))
+    if isinstance(planned, list):
+        rows += [(" ".join(job), NOT_STARTED, "") for job in planned if tuple(job) not in started]
+    elif isinstance(planned, int) and planned > len(rows):
+        rows.append((f"({planned - len(rows)} more trials of {planned})", NOT_STARTED, ""))
     lines = ["overrides\tstatus\tresult"] + ["\t".join(row) for row in rows]
     (sweep_dir / "summary.tsv").write_text("\n".join(lines) + "\n")
     return rows
 
 
-class SweepSummary(Callback):
-    """Marks every job ``COMPLETED`` or ``FAILED`` in its folder; ends a sweep with summary.tsv and report/."""
+def continue_command(config: DictConfig, sweep_dir: Path) -> str:
+    """The command that continues this sweep in ``sweep_dir``: its own command line, its folder, ``ckpt_path=auto``."""
+    hydra_overrides = [
+        o for o in config.hydra.overrides.hydra if o.split("=", 1)[0] not in ("hydra.sweep.dir", "hydra.mode")
+    ]
+    task = [o for o in config.hydra.overrides.task if o.split("=", 1)[0] != "ckpt_path"]
+    words = shlex.join(["python", "train.py", "-m", *hydra_overrides, *task])
+    return f"{words} {paste_ready('hydra.sweep.dir', sweep_dir)} ckpt_path=auto"
 
-    def __init__(self, report: bool = True) -> None:
-        self.report = report
+
+class SweepSummary(Callback):
+    """Marks every job ``COMPLETED`` or ``FAILED`` in its folder; ends a sweep with summary.tsv and report/.
+
+    ``stop_grace_seconds``: after Ctrl-C or SIGTERM, how long running jobs get to save before they are ended.
+    """
+
+    def __init__(self, report: bool = True, stop_grace_seconds: float = 120.0) -> None:
+        self.report, self.stop_grace_seconds = report, stop_grace_seconds
         self.sweep_dir: Path | None = None
         self.write_report = None
+        self.planned: list[list[str]] | int | None = None
+        self.continue_with = ""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.sweep_dir = Path(config.hydra.sweep.dir)
@@ -76,7 +128,17 @@ class SweepSummary(Callback):
             from src.report.write import write_report
 
             self.write_report = write_report
+        self.planned = planned_jobs(config)
+        if self.planned is None or isinstance(self.planned, list):  # a search's next trials cannot be named
+            self.continue_with = continue_command(config, self.sweep_dir)
         atexit.register(self.finish)  # also when a job failed, which makes Hydra skip on_multirun_end
+        clear_stop(self.sweep_dir)  # a sweep continued in its folder runs its jobs
+        stop_sweep_on_signals(self.sweep_dir, self.stopped, self.stop_grace_seconds)
+
+    def stopped(self, signum: int) -> None:
+        """The launcher got SIGINT/SIGTERM and its workers have stopped: the summary, then the exit."""
+        log.warning("sweep stopped by %s", signal.Signals(signum).name)
+        self.finish()
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs) -> None:
         job_dir = Path(config.hydra.runtime.output_dir)
@@ -93,9 +155,11 @@ class SweepSummary(Callback):
         if self.sweep_dir is None or not self.sweep_dir.is_dir():
             return
         sweep_dir, self.sweep_dir = self.sweep_dir, None
-        rows = write_summary(sweep_dir)
+        if not list(sweep_dir.glob("*/.hydra")):  # the sweep failed before its first job: Hydra says why
+            return
+        rows = write_summary(sweep_dir, self.planned)
         pruned = sum(status == PRUNED_MARKER for _, status, _ in rows)
-        failed = sum(status not in (COMPLETED_MARKER, PRUNED_MARKER) for _, status, _ in rows)
+        failed = sum(status not in (COMPLETED_MARKER, PRUNED_MARKER, TIME_LIMIT) for _, status, _ in rows)
         log.info(
             "%d jobs, %s%d not completed; summary in %s",
             len(rows),
@@ -103,6 +167,11 @@ class SweepSummary(Callback):
             failed,
             sweep_dir / "summary.tsv",
         )
+        unfinished = {status for _, status, _ in rows} & {INTERRUPTED_MARKER, NOT_STARTED, NOT_FINISHED}
+        if unfinished and self.continue_with:
+            log.warning("Continue the sweep with: %s", self.continue_with)
+        elif INTERRUPTED_MARKER in unfinished:
+            log.warning("Resume each INTERRUPTED job with the command in its INTERRUPTED file")
         if self.write_report is None:
             return
         try:
