@@ -19,7 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import src.config.resolvers  # noqa: F401  (registers ${if:...} and ${pid:} before Hydra composes)
-from src.config.command_line import exit_on_bad_command_line
+from src.config.command_line import exit_on_bad_command_line, refuse
 from src.config.errors import ConfigError
 
 # torch and Lightning are imported inside train() and main(): a rejected command line, and the
@@ -37,12 +37,6 @@ def storage_problem(error: OSError) -> str:
     )
     path = error.filename or "the run's folder"
     return f"{what} writing {path}; free space there or give the run another folder (hydra.run.dir=...)"
-
-
-def refuse(message: str, exit_code: int = 2) -> None:
-    """End the process with ``message`` alone on stderr."""
-    sys.stderr.write(f"{message}\n")
-    sys.exit(exit_code)
 
 
 def resume_command() -> str:

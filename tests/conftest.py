@@ -39,10 +39,12 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
-def run_train(*args: str, cwd: Path, timeout: float = 240, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``python train.py ARGS`` as a user would, in ``cwd``; returns the finished process."""
+def run_train(
+    *args: str, cwd: Path, timeout: float = 240, check: bool = True, script: str = "train.py"
+) -> subprocess.CompletedProcess:
+    """Run ``python train.py ARGS`` (or ``script``) as a user would, in ``cwd``; returns the finished process."""
     result = subprocess.run(
-        [sys.executable, str(TRAIN_PY), *args],
+        [sys.executable, str(TRAIN_PY.parent / script), *args],
         cwd=cwd,
         env=subprocess_env(),
         capture_output=True,
@@ -50,5 +52,5 @@ def run_train(*args: str, cwd: Path, timeout: float = 240, check: bool = True) -
         timeout=timeout,
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"train.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(f"{script} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result

@@ -15,12 +15,13 @@ from src.config.compose import CONF_DIR, ROOT_DIR, compose_config, config_option
 from src.private_api import hydra_args_parser
 
 PAGES = [ROOT_DIR / "README.md", *sorted((ROOT_DIR / "docs").glob("*.md"))]
-COMMAND = re.compile(r"python train\.py\b(.*)")
+COMMAND = re.compile(r"python (train|eval)\.py\b(.*)")
 
 
 def shown_commands(page: Path) -> list[str]:
-    """The arguments of every ``python train.py`` a page shows: in code blocks (line continuations
-    joined, comments dropped; ``$ ...`` lines are transcripts of refusals) and in inline code."""
+    """``train: ARGS`` for every ``python train.py ARGS`` a page shows (``eval: ARGS`` for eval.py): in code
+    blocks (line continuations joined, comments dropped; ``$ ...`` lines are transcripts of refusals) and in
+    inline code."""
     found, in_block, pending = [], False, ""
     for line in page.read_text().splitlines():
         if line.startswith("```"):
@@ -33,9 +34,13 @@ def shown_commands(page: Path) -> list[str]:
                 continue
             code = line.split(" #")[0]
             if (match := COMMAND.search(code)) and not code.lstrip().startswith("$"):
-                found.append(match.group(1).strip())
+                found.append(f"{match.group(1)}: {match.group(2).strip()}")
         else:
-            found += [m.group(1).strip() for c in re.findall(r"`([^`]+)`", line) if (m := COMMAND.search(c))]
+            found += [
+                f"{m.group(1)}: {m.group(2).strip()}"
+                for c in re.findall(r"`([^`]+)`", line)
+                if (m := COMMAND.search(c))
+            ]
     return found
 
 
@@ -58,15 +63,16 @@ def test_the_pages_show_commands():
 
 @pytest.mark.parametrize("page, args", CASES, ids=[f"{p.name}: {a}" for p, a in CASES])
 def test_every_command_shown_composes(page, args, tmp_path):
+    script, args = args.split(": ", 1)
     argv = shlex.split(args)
-    problem = bad_command_line(argv, tmp_path)
+    problem = bad_command_line(argv, tmp_path, config_name=script)
     if problem and problem.startswith(NO_SLURM) and shutil.which("srun") is None:
         problem = None  # a cluster command: everything but the cluster itself was checked before this line
-    assert problem is None, f"{page.name}: python train.py {args}"
+    assert problem is None, f"{page.name}: python {script}.py {args}"
     parsed = hydra_args_parser().parse_args(argv)
     if parsed.help or parsed.hydra_help:
         return
-    cfg = compose_config(first_job(parsed.overrides), tmp_path, with_hydra=True)
+    cfg = compose_config(first_job(parsed.overrides), tmp_path, with_hydra=True, config_name=script)
     assert cfg.model._target_ and cfg.trainer._target_
 
 

@@ -8,15 +8,15 @@ from omegaconf import DictConfig
 from pytorch_lightning import Callback
 from typing_extensions import override
 
-from src.run.settings import CONFIG_KEY, resume_settings, write_settings
+from src.run.settings import CONFIG_KEY, TREE_KEY, resume_settings, settings_tree, write_settings
 
 
 class RunConfigInCheckpoint(Callback):
-    """Stores the run's ``resume_settings`` (plain values only) in every checkpoint it writes, and in
-    ``checkpoints/run_settings.json`` when fitting starts."""
+    """Stores the run's ``resume_settings`` (plain values only) in every checkpoint it writes, flat and as
+    a tree, and in ``checkpoints/run_settings.json`` when fitting starts."""
 
     def __init__(self, cfg: DictConfig):
-        self.settings = resume_settings(cfg)
+        self.settings, self.tree = resume_settings(cfg), settings_tree(cfg)
 
     @override
     def on_fit_start(self, trainer, pl_module) -> None:
@@ -26,3 +26,4 @@ class RunConfigInCheckpoint(Callback):
     @override
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
         checkpoint[CONFIG_KEY] = self.settings
+        checkpoint[TREE_KEY] = self.tree

@@ -72,7 +72,7 @@ def config_keys(node: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-def composed(overrides: list[Override], conf_dir: Path):
+def composed(overrides: list[Override], conf_dir: Path, config_name: str = "train"):
     """The config the command line's group choices (and hydra settings) compose to, hydra node included.
 
     For a sweep, the first value of each swept group: one job's config shows which keys there are.
@@ -82,7 +82,7 @@ def composed(overrides: list[Override], conf_dir: Path):
         of_hydra = override.key_or_group.startswith(("hydra/", "hydra.")) and not override.is_add()
         if (is_group(override, conf_dir) or of_hydra) and (values := values_of(override)):
             groups.append(f"{override.key_or_group}={values[0]}")
-    return compose_config(groups, output_dir=".", with_hydra=True)
+    return compose_config(groups, output_dir=".", with_hydra=True, config_name=config_name)
 
 
 def misspelled_key(overrides: list[Override], cfg, conf_dir: Path = CONF_DIR) -> str | None:
@@ -146,7 +146,7 @@ def only_prints(args) -> bool:
     return bool(args.help or args.hydra_help or args.cfg or args.info or args.shell_completion)
 
 
-def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR) -> str | None:
+def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR, config_name: str = "train") -> str | None:
     parsed = parse(argv)
     if parsed is None:
         return None
@@ -156,7 +156,7 @@ def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR) -> s
     if only_prints(args):
         return None
     try:
-        cfg = composed(overrides, conf_dir)
+        cfg = composed(overrides, conf_dir, config_name)
     except Exception as error:  # noqa: BLE001 - a composition problem: Hydra reports it with its own words
         return typed_value_error(error)
     return (
@@ -188,8 +188,13 @@ def bad_plugin_settings(cfg) -> str | None:
     return None
 
 
-def exit_on_bad_command_line(conf_dir: Path = CONF_DIR) -> None:
-    message = bad_command_line(sys.argv[1:], Path.cwd(), conf_dir)
+def exit_on_bad_command_line(conf_dir: Path = CONF_DIR, config_name: str = "train") -> None:
+    message = bad_command_line(sys.argv[1:], Path.cwd(), conf_dir, config_name)
     if message:
-        sys.stderr.write(message + "\n")
-        sys.exit(2)
+        refuse(message)
+
+
+def refuse(message: str, exit_code: int = 2) -> None:
+    """End the process with ``message`` alone on stderr."""
+    sys.stderr.write(f"{message}\n")
+    sys.exit(exit_code)

@@ -11,14 +11,16 @@ ROOT_DIR = Path(__file__).resolve().parents[2]
 CONF_DIR = ROOT_DIR / "conf"
 
 
-def compose_config(overrides: list[str], output_dir: str | Path, with_hydra: bool = False) -> DictConfig:
+def compose_config(
+    overrides: list[str], output_dir: str | Path, with_hydra: bool = False, config_name: str = "train"
+) -> DictConfig:
     """The config ``python train.py OVERRIDES`` would get, writing its outputs into ``output_dir``.
 
-    ``with_hydra`` keeps the ``hydra`` node (launcher, sweeper) in it.
+    ``with_hydra`` keeps the ``hydra`` node (launcher, sweeper) in it; ``config_name="eval"`` is eval.py's.
     """
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         return compose(
-            "train",
+            config_name,
             overrides=[f"paths.root_dir='{output_dir}'", f"paths.output_dir='{output_dir}'", *overrides],
             return_hydra_config=with_hydra,
         )

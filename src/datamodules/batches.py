@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 
+from src.config.errors import ConfigError
+
 
 class EpochShuffle:
     """The sample order of one epoch. Lightning calls ``set_epoch`` before every epoch."""
@@ -138,6 +140,19 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.setup()
         inputs, labels = self.splits["train"]
         return self.on_after_batch_transfer((inputs[:size], labels[:size]), 0)
+
+    def prediction_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Inputs as a user gives them (``eval.py predict=...``) -> what the network takes: the split's
+        own dtype, then the per-batch transforms a test batch gets."""
+        self.setup()
+        like = self.splits["test"][0]
+        if inputs.shape[1:] != like.shape[1:]:
+            raise ConfigError(
+                "predict",
+                f"each input must have shape {tuple(like.shape[1:])} for this data, got {tuple(inputs.shape[1:])}",
+            )
+        labels = torch.zeros(len(inputs), dtype=torch.long)
+        return self.on_after_batch_transfer((inputs.to(like.dtype), labels), 0)[0]
 
     def extra_callbacks(self) -> list[pl.Callback]:
         """Callbacks this data needs during training (train.py adds them); none by default."""

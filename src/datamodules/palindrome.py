@@ -209,6 +209,16 @@ class PalindromeDataModule(InMemoryDataModule):
             return F.one_hot(digits, 10).float()
         return ((digits.float() - self.input_offset) * self.input_scale).unsqueeze(-1)
 
+    def prediction_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Palindromes without their last digit, of any length (``[[1,2,3,4,3,2]]``), encoded as in training."""
+        if inputs.ndim != 2 or inputs.is_floating_point() or bool(((inputs < 0) | (inputs > 9)).any()):
+            raise ConfigError(
+                "predict",
+                f"must be rows of digits 0 to 9 (a palindrome without its last digit), got shape "
+                f"{tuple(inputs.shape)} of {inputs.dtype}",
+            )
+        return self.encode(inputs.long())
+
     def split_at_length(self, input_length: int, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """A split at another input length (the curriculum's current stage); the target's are ``splits``."""
         if input_length == self.input_length:

@@ -6,7 +6,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-CONFIG_KEY = "run_config"  # where a checkpoint carries its run's settings
+CONFIG_KEY = "run_config"  # where a checkpoint carries its run's settings, flat: what a resume compares
+TREE_KEY = "run_config_tree"  # the same settings as nested plain values: what eval.py rebuilds the run from
 SETTINGS_FILE = "run_settings.json"  # the same settings as text, beside the checkpoints: what `latest` reads
 RESUME_KEYS = ("seed", "model", "data", "optimizer", "module")  # what a resume must keep
 # ... except where the data live and how they are held, which does not change what they are
@@ -25,13 +26,15 @@ def flatten(cfg: dict, prefix: str = "") -> dict:
     return flat
 
 
+def settings_tree(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved ``RESUME_KEYS`` as nested plain containers: ``{"seed": 42, "model": {...}, ...}``."""
+    tree = {key: OmegaConf.select(cfg, key) for key in RESUME_KEYS}
+    return {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in tree.items()}
+
+
 def resume_settings(cfg: DictConfig) -> dict[str, Any]:
     """The resolved settings a resume must keep, flattened: ``{"data.input_length": 7, ...}``."""
-    resolved = {key: OmegaConf.select(cfg, key) for key in RESUME_KEYS}  # a group (a node) or a value (seed)
-    settings = {
-        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in resolved.items()
-    }
-    return {k: v for k, v in flatten(settings).items() if not k.startswith(RESUME_FREE)}
+    return {k: v for k, v in flatten(settings_tree(cfg)).items() if not k.startswith(RESUME_FREE)}
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:

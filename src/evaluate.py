@@ -1,0 +1,191 @@
+"""What ``eval.py`` does: test a trained model on a split, or classify given inputs, from its checkpoint alone.
+
+The checkpoint carries its run's resolved settings (``TREE_KEY``): the model, the data, the
+module, the seed. The run is rebuilt from them, so nothing needs re-typing; data settings given
+on the command line change the data on purpose (a longer palindrome, another copy of a data set),
+while a model, optimizer or module setting that contradicts the checkpoint is refused. The weights
+are read with torch's weights-only loader and loaded strictly. Everything eval writes goes to its
+own folder (``outputs/eval/...``): ``eval.json`` and the loggers' files.
+"""
+
+import json
+import logging
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
+from src.config.errors import ConfigError, first_line
+from src.run.resume import RUN_ROOTS, check_weights_fit, latest_checkpoint, unsafe_reason
+from src.run.settings import RESUME_FREE, TREE_KEY, differences, flatten
+
+log = logging.getLogger("eval")
+FROM_CHECKPOINT = ("seed", "model", "optimizer", "module")  # as the checkpoint has them; data may change
+SPLITS = ("test", "val")
+
+
+def run_checkpoint(run_dir: Path) -> Path:
+    """A run folder's best checkpoint (what its final test used), else its ``last.ckpt``."""
+    folder = run_dir / "checkpoints"
+    best = sorted(folder.glob("epoch*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if best:
+        return best[-1]
+    if (folder / "last.ckpt").is_file():
+        return folder / "last.ckpt"
+    jobs = sorted(p.parent.name for p in run_dir.glob("*/checkpoints"))
+    hint = f"; it looks like a sweep: give one of its jobs ({', '.join(jobs[:3])}, ...)" if jobs else ""
+    raise ConfigError("ckpt_path", f"{run_dir} holds no checkpoints/ with a checkpoint{hint}")
+
+
+def find_checkpoint(ckpt_path: Any, root_dir: str | Path) -> Path:
+    """``ckpt_path`` as eval takes it: a checkpoint file, a run folder, or ``latest`` (the newest run)."""
+    if str(ckpt_path) == "latest":
+        return run_checkpoint(latest_checkpoint(root_dir).parents[1])
+    if not isinstance(ckpt_path, str) or not ckpt_path:
+        raise ConfigError("ckpt_path", f"must be a checkpoint file, a run folder or 'latest', got {ckpt_path!r}")
+    path = Path(ckpt_path)
+    if path.is_dir():
+        return run_checkpoint(path)
+    if not path.is_file():
+        raise ConfigError("ckpt_path", f"{path} is neither a file nor a folder; runs are under {', '.join(RUN_ROOTS)}/")
+    return path
+
+
+def saved_settings(path: Path) -> dict[str, Any]:
+    """The settings tree a checkpoint of this project carries; anything else is refused in one line."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as error:
+        raise ConfigError("ckpt_path", f"{path} {unsafe_reason(error)}") from None
+    except Exception as error:  # noqa: BLE001 - any unreadable file is the same problem for the user
+        raise ConfigError("ckpt_path", f"{path} is not a readable checkpoint ({first_line(error)})") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ConfigError("ckpt_path", f"{path} is not a Lightning checkpoint (it has no state_dict)")
+    tree = checkpoint.get(TREE_KEY)
+    if not isinstance(tree, dict):
+        raise ConfigError(
+            "ckpt_path",
+            f"{path} carries no run settings: it was not written by this project's train.py "
+            "(or by a version before eval.py); eval rebuilds the run from them",
+        )
+    return tree
+
+
+def eval_config(cfg: DictConfig, saved: dict[str, Any], overrides: list[str]) -> DictConfig:
+    """``cfg`` with the checkpoint's model, optimizer, module and seed, and its data unless the command
+    line chose other data; the command line's ``data.*`` values go on top. Refuses any command-line
+    value under the checkpoint's keys that differs from it."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    for override in parsed:
+        top = override.key_or_group.split(".", 1)[0].split("/", 1)[0]
+        if top in FROM_CHECKPOINT:
+            check_agrees(cfg, saved, override.key_or_group)
+    cfg = cfg.copy()
+    OmegaConf.set_struct(cfg, False)
+    for key in FROM_CHECKPOINT:
+        cfg[key] = saved[key]
+    if not any(o.key_or_group == "data" for o in parsed):  # the checkpoint's data, where it lives here
+        here = OmegaConf.to_container(cfg.data, resolve=True)
+        data = OmegaConf.create(saved["data"])
+        for key in (k.split(".", 1)[1] for k in RESUME_FREE):
+            if key in here:
+                data[key] = here[key]
+        for override in parsed:
+            if override.key_or_group.startswith("data."):
+                OmegaConf.update(data, override.key_or_group[len("data.") :], override.value(), force_add=True)
+        cfg.data = data
+    return cfg
+
+
+def check_agrees(cfg: DictConfig, saved: dict[str, Any], key: str) -> None:
+    """Refuse ``key`` (``model``, ``model.hidden_dim``, ...) if the command line gives it another value."""
+    mine = OmegaConf.select(cfg, key)
+    mine = OmegaConf.to_container(mine, resolve=True) if OmegaConf.is_config(mine) else mine
+    theirs: Any = saved
+    for part in key.split("."):
+        theirs = theirs.get(part) if isinstance(theirs, dict) else None
+    changed = differences(flatten({key: theirs}) if isinstance(theirs, dict) else {key: theirs},
+                          flatten({key: mine}) if isinstance(mine, dict) else {key: mine})  # fmt: skip
+    if changed:
+        raise ConfigError(
+            key,
+            f"contradicts the checkpoint: {changed[0].replace(' now)', ' given)')}; eval takes the model, optimizer "
+            "and module from the checkpoint, so leave it out (data settings may change)",
+        )
+
+
+def prediction_inputs(values: Any) -> torch.Tensor:
+    """``predict``: a list of inputs, or the path of a ``.npy`` / ``.pt`` file of them, as one tensor."""
+    if OmegaConf.is_config(values):
+        values = OmegaConf.to_container(values)
+    if isinstance(values, str):
+        path = Path(values)
+        if path.suffix not in (".npy", ".pt") or not path.is_file():
+            raise ConfigError("predict", f"{values} is not a .npy or .pt file; give a file, or a list of inputs")
+        try:
+            if path.suffix == ".npy":
+                return torch.from_numpy(np.load(path, allow_pickle=False))
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - a file that is not an array
+            raise ConfigError("predict", f"{values}: not an array of inputs ({first_line(error)})") from None
+        if not isinstance(loaded, torch.Tensor):
+            raise ConfigError("predict", f"{values} holds a {type(loaded).__name__}, not a tensor of inputs")
+        return loaded
+    try:
+        inputs = torch.tensor(values)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ConfigError("predict", f"must be a list of inputs of one shape ({first_line(error)})") from None
+    if inputs.ndim < 2 or inputs.shape[0] == 0:
+        raise ConfigError("predict", f"must be a list of inputs ('[[1,2,3,2]]' for one palindrome), got {values!r}")
+    return inputs
+
+
+def predict(run, values: Any, top_k: int) -> list[dict[str, Any]]:
+    """The most probable classes for each input, with their probabilities."""
+    inputs = run.datamodule.prediction_inputs(prediction_inputs(values))
+    module = run.module.eval()
+    try:
+        with torch.no_grad():
+            probabilities = torch.softmax(module(inputs), dim=-1)
+    except Exception as error:  # noqa: BLE001 - torch's shape errors, in the key's words
+        raise ConfigError(
+            "predict", f"inputs of shape {tuple(inputs.shape)} do not fit this model ({first_line(error)})"
+        ) from None
+    best = probabilities.topk(min(top_k, probabilities.shape[-1]), dim=-1)
+    return [
+        {"class": int(classes[0]), "top": {int(c): round(float(p), 4) for c, p in zip(classes, p_row)}}
+        for classes, p_row in zip(best.indices, best.values)
+    ]
+
+
+def run_eval(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
+    """Test (or predict with) ``cfg.ckpt_path``; writes and returns what ``eval.json`` holds."""
+    from src.build import build_run
+    from src.config.errors import check_choice, check_int
+
+    check_choice("split", cfg.split, SPLITS)
+    check_int("top_k", cfg.top_k)
+    ckpt = find_checkpoint(cfg.ckpt_path, cfg.paths.root_dir)
+    cfg = eval_config(cfg, saved_settings(ckpt), overrides)
+    cfg.ckpt_path = None  # eval loads the weights itself; nothing resumes
+    run = build_run(cfg)
+    check_weights_fit(run.module, ckpt)  # weights-only, strict: the module now holds the checkpoint's weights
+    result: dict[str, Any] = {"checkpoint": str(ckpt.resolve()), "split": cfg.split}
+    if cfg.predict is not None:
+        result["predictions"] = predict(run, cfg.predict, cfg.top_k)
+    else:
+        loop = run.trainer.test if cfg.split == "test" else run.trainer.validate
+        loop(run.module, datamodule=run.datamodule, verbose=False)
+        prefix = f"{cfg.split}/"
+        result["metrics"] = {
+            k: float(v) for k, v in sorted(run.trainer.callback_metrics.items()) if k.startswith(prefix)
+        }
+    result["data"] = OmegaConf.to_container(cfg.data, resolve=True)
+    out = Path(cfg.paths.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+    return result

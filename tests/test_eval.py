@@ -1,0 +1,111 @@
+"""eval.py: a trained model tested or asked for predictions from its checkpoint alone, writing only its own folder."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from src.config.compose import compose_config
+from src.config.errors import ConfigError
+from src.evaluate import run_eval
+from tests.conftest import QUIET, TINY_RNN, run_train
+from tests.helpers import read_scalars
+from tests.test_sharing import plant_malicious_checkpoint
+from train import train
+
+# palindromes of three digits (two given): one-hot inputs learn the last digit to 100% in a few epochs
+LEARNS = [*TINY_RNN, "data.input_length=2", "data.one_hot=true", "optimizer.lr=0.01", "trainer.max_epochs=5"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A run folder of a tiny palindrome model that has learned its task."""
+    root = tmp_path_factory.mktemp("trained")
+    train(compose_config([*LEARNS, "callbacks.early_stopping=null"], root / "run"))
+    return root / "run"
+
+
+def evaluate(tmp_path: Path, *overrides: str) -> dict:
+    """``python eval.py OVERRIDES``, in process, writing into tmp_path/eval."""
+    return run_eval(compose_config([*QUIET, *overrides], tmp_path / "eval", config_name="eval"), list(overrides))
+
+
+def folder_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_eval_of_a_run_folder_repeats_its_final_test_and_writes_only_its_own_folder(trained, tmp_path):
+    before = folder_hash(trained)
+    result = evaluate(tmp_path, f"ckpt_path={trained}")
+    assert result["metrics"]["test/acc"] == pytest.approx(read_scalars(trained)["test/acc"][-1], abs=1e-6)
+    assert Path(result["checkpoint"]).name.startswith("epoch")  # the best checkpoint, as the final test used
+    assert folder_hash(trained) == before
+    assert (tmp_path / "eval" / "eval.json").exists()
+
+
+def test_eval_takes_other_data_settings_on_purpose_and_the_validation_split(trained, tmp_path):
+    longer = evaluate(tmp_path, f"ckpt_path={trained}", "data.input_length=4")
+    assert longer["data"]["input_length"] == 4 and longer["data"]["one_hot"] is True  # the rest from the checkpoint
+    assert 0 <= longer["metrics"]["test/acc"] <= 1
+    val = evaluate(tmp_path, f"ckpt_path={trained}", "split=val")
+    assert set(val["metrics"]) >= {"val/acc", "val/loss"}
+
+
+def test_predict_gives_the_last_digit_of_each_palindrome(trained, tmp_path):
+    result = evaluate(tmp_path, f"ckpt_path={trained}", "predict=[[1,2],[7,3],[0,9],[5,5]]")
+    assert [p["class"] for p in result["predictions"]] == [1, 7, 0, 5]
+    for prediction in result["predictions"]:  # the top 3, most probable first
+        probabilities = list(prediction["top"].values())
+        assert next(iter(prediction["top"])) == prediction["class"] and len(probabilities) == 3
+        assert probabilities == sorted(probabilities, reverse=True) and 0.5 < probabilities[0] <= 1
+    inputs = tmp_path / "inputs.pt"
+    torch.save(torch.tensor([[4, 8], [9, 1]]), inputs)
+    assert [p["class"] for p in evaluate(tmp_path, f"ckpt_path={trained}", f"predict={inputs}")["predictions"]] == [
+        4,
+        9,
+    ]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["predict=[[1,12]]"], "predict: must be rows of digits 0 to 9"),
+        (["predict=[1,2]"], "predict: must be a list of inputs"),
+        (["split=train"], "split: must be one of test, val"),
+        (["model.hidden_dim=7"], "model.hidden_dim: contradicts the checkpoint: model.hidden_dim"),
+        (["model=mlp"], "model: contradicts the checkpoint"),
+    ],
+)
+def test_bad_eval_input_is_one_line_naming_the_key(trained, tmp_path, args, expected):
+    with pytest.raises(ConfigError) as error:
+        evaluate(tmp_path, f"ckpt_path={trained}", *args)
+    assert str(error.value).startswith(expected) and "\n" not in str(error.value)
+
+
+def test_eval_refuses_files_this_project_did_not_write(tmp_path):
+    (tmp_path / "notes.ckpt").write_text("not a checkpoint")
+    torch.save({"state_dict": {}}, tmp_path / "foreign.ckpt")  # a Lightning checkpoint from elsewhere
+    marker = tmp_path / "pwned"
+    plant_malicious_checkpoint(tmp_path / "evil.ckpt", marker)
+    for name, expected in [
+        ("notes.ckpt", "is not a readable checkpoint"),
+        ("foreign.ckpt", "carries no run settings"),
+        ("evil.ckpt", "holds Python objects other than tensors and plain values"),
+        ("missing.ckpt", "is neither a file nor a folder"),
+    ]:
+        with pytest.raises(ConfigError, match=f"^ckpt_path: .*{expected}"):
+            evaluate(tmp_path, f"ckpt_path={tmp_path / name}")
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_python_eval_py_prints_metrics_or_one_line(trained, tmp_path):
+    result = run_train(f"ckpt_path={trained}", *QUIET, cwd=tmp_path, script="eval.py")
+    assert "test/acc=" in result.stdout and list(tmp_path.glob("outputs/eval/*/*/eval.json"))
+    refused = run_train("ckpt_path=nowhere", *QUIET, cwd=tmp_path, script="eval.py", check=False)
+    assert refused.returncode == 2 and refused.stderr.startswith("ckpt_path: nowhere is neither a file nor a folder")
+    assert refused.stderr.count("\n") == 1
