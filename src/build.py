@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError
 
 from src.callbacks.hparams import LogHyperparameters
+from src.callbacks.provenance import Provenance
 from src.callbacks.run_config import RunConfigInCheckpoint
 from src.config.checks import check_settings
 from src.config.errors import ConfigError, first_line, is_number, root_cause
@@ -186,7 +187,12 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     datamodule = build("data", cfg.data)
     net = build("model", cfg.model)
     module = build("module", cfg.module, net=net, optimizer=optimizer)
-    callbacks = build_callbacks(cfg, datamodule) + [RunConfigInCheckpoint(cfg), LogHyperparameters(cfg)]
+    provenance = Provenance(cfg.paths.output_dir)
+    callbacks = build_callbacks(cfg, datamodule) + [
+        RunConfigInCheckpoint(cfg),
+        provenance,
+        LogHyperparameters(cfg, provenance),
+    ]
     loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
     place_processes(cfg.trainer)
     trainer = build("trainer", cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)

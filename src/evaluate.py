@@ -20,6 +20,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from src.config.errors import ConfigError, first_line
+from src.run.provenance import now, provenance
 from src.run.resume import RUN_ROOTS, check_weights_fit, latest_checkpoint, unsafe_reason
 from src.run.settings import RESUME_FREE, TREE_KEY, differences, flatten
 
@@ -165,6 +166,7 @@ def predict(run, values: Any, top_k: int) -> list[dict[str, Any]]:
 def run_eval(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
     """Test (or predict with) ``cfg.ckpt_path``; writes and returns what ``eval.json`` holds."""
     from src.build import build_run
+    from src.callbacks.provenance import device_of
     from src.config.errors import check_choice, check_int
 
     check_choice("split", cfg.split, SPLITS)
@@ -174,6 +176,7 @@ def run_eval(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
     cfg.ckpt_path = None  # eval loads the weights itself; nothing resumes
     run = build_run(cfg)
     check_weights_fit(run.module, ckpt)  # weights-only, strict: the module now holds the checkpoint's weights
+    started = now()
     result: dict[str, Any] = {"checkpoint": str(ckpt.resolve()), "split": cfg.split}
     if cfg.predict is not None:
         result["predictions"] = predict(run, cfg.predict, cfg.top_k)
@@ -185,6 +188,7 @@ def run_eval(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
             k: float(v) for k, v in sorted(run.trainer.callback_metrics.items()) if k.startswith(prefix)
         }
     result["data"] = OmegaConf.to_container(cfg.data, resolve=True)
+    result["provenance"] = provenance(device_of(run.trainer), started=started, ended=now())
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(result, indent=1, default=str) + "\n")

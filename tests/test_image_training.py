@@ -2,6 +2,8 @@
 
 import pytest
 
+from src.report.model_figures import confusion, load_trained
+from src.report.write import write_report
 from tests.cifar_fixture import write_cifar10
 from tests.conftest import QUIET, run_train
 from tests.helpers import read_scalars
@@ -51,6 +53,17 @@ def test_cnn_trains_on_cifar10_read_from_its_real_file_format(make_cfg, tmp_path
     )
     scalars = read_scalars(tmp_path / "run")
     assert len(scalars["val/acc"]) == 2 and len(scalars["test/acc"]) == 1
+    # the report's confusion matrix: the best checkpoint on the test split, as the final test was
+    module, datamodule = load_trained(tmp_path / "run")
+    matrix = confusion(module, datamodule)
+    assert matrix.sum() == len(datamodule.splits["test"][1])
+    assert matrix.trace() / matrix.sum() == pytest.approx(scalars["test/acc"][-1], abs=1e-6)
+    (tmp_path / "run" / ".hydra").mkdir()
+    (tmp_path / "run" / ".hydra" / "overrides.yaml").write_text("[]\n")
+    report = write_report(tmp_path / "run").read_text()
+    assert (
+        "](confusion_run.png)" in report and (tmp_path / "run" / "report" / "confusion_run.png").stat().st_size > 5000
+    )
 
 
 @pytest.mark.slow

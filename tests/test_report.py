@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from src.config.compose import CONF_DIR, config_options
 from src.report.runs import find_runs
@@ -47,7 +48,7 @@ def test_report_numbers_equal_the_last_logged_values_and_a_broken_job_is_listed(
         row = next(line for line in report.splitlines() if line.startswith(f"| data.input_length={length} |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
         expected = [f"{scalars[m][-1]:.4f}" for m in ("val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss")]
-        assert cells[1] == "ok" and cells[2:] == expected
+        assert cells[1] == "ok" and cells[2:7] == expected
     assert "| data.input_length=5 | NOT FINISHED: no status file" in report
     assert (sweep / "report" / "curves" / "data.input_length=3.png").stat().st_size > 1000
     assert [r.path.name for r in find_runs(sweep)] == [f"data.input_length={n}" for n in (3, 4, 5)]
@@ -112,3 +113,17 @@ def test_the_report_of_every_kind_of_folder_a_run_leaves_is_written_or_refused_i
         assert (
             result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {name}: ")
         )
+
+
+@pytest.mark.slow
+def test_the_decision_boundary_of_a_network_that_learned_moons_separates_the_classes(make_cfg, tmp_path):
+    from src.report.model_figures import load_trained, plot_boundaries
+
+    learns = ["model=mlp", "data=moons", "data.mode=stochastic", "optimizer=adam", "optimizer.lr=0.01"]
+    train(make_cfg(*learns, "trainer.max_epochs=15", "callbacks.early_stopping=null", *TINY_RNN[:3]))
+    figure, agreements = plot_boundaries({"moons | mlp": load_trained(tmp_path / "run")}, tmp_path / "b.png")
+    assert agreements["moons | mlp"] > 0.8 and figure.stat().st_size > 5000  # test points on their class's side
+    untrained = load_trained(tmp_path / "run")
+    for parameter in untrained[0].parameters():
+        torch.nn.init.zeros_(parameter)  # predicts one class everywhere: about half the points on their side
+    assert plot_boundaries({"moons | mlp": untrained}, tmp_path / "z.png")[1]["moons | mlp"] < 0.6

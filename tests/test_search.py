@@ -39,6 +39,8 @@ def test_a_search_stores_its_study_and_the_same_command_continues_it(tmp_path):
     best = [float(row.split("|")[3]) for row in rows]  # val/acc_best, best first
     assert len(rows) == 6 and best == sorted(best, reverse=True)
     assert best[0] == pytest.approx(max(t.value for t in study.trials), abs=1e-4)
+    for figure in ("optuna_history.png", "optuna_importances.png", "boundaries.png"):  # Optuna's, and the MLPs'
+        assert f"]({figure})" in report and (root / "report" / figure).stat().st_size > 5000
 
 
 LONG_SEARCH = [

@@ -6,7 +6,9 @@ from pytorch_lightning.loggers import Logger, TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
 from typing_extensions import override
 
+from src.callbacks.provenance import Provenance
 from src.metric_tags import RESULT_TAGS
+from src.run.provenance import hparams_of
 from src.run.settings import flatten
 
 
@@ -18,14 +20,18 @@ class LogHyperparameters(Callback):
     before a fork loses its background thread), and off rank 0 there is no writer at all.
     """
 
-    def __init__(self, cfg: DictConfig):
+    def __init__(self, cfg: DictConfig, provenance: Provenance | None = None):
         self.params = OmegaConf.to_container(cfg, resolve=True)
         self.params.pop("paths", None)
+        self.provenance = provenance
 
     @override
     def on_fit_start(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:
-            log_hyperparameters(trainer.loggers, self.params)
+            params = dict(self.params)
+            if self.provenance is not None:  # what produced the run, in columns beside its settings
+                params["provenance"] = hparams_of(self.provenance.record_for(trainer))
+            log_hyperparameters(trainer.loggers, params)
 
 
 def log_hyperparameters(loggers: list[Logger], params: dict) -> None:

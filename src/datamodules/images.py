@@ -96,6 +96,8 @@ class ImageDataModule(InMemoryDataModule):
 class CIFAR10DataModule(ImageDataModule):
     """CIFAR-10 through torchvision (its download, files and checksums), 32x32 RGB."""
 
+    class_names = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
     channels = 3
 
     def __init__(self, dataset: str | type[CIFAR10] = CIFAR10, **kwargs):
@@ -158,6 +160,8 @@ class FashionMNISTDataModule(ImageDataModule):
     Read from ``source_dir`` (where Debian's ``dataset-fashion-mnist`` puts the four idx .gz
     files) when it has them, else downloaded by torchvision into ``root``.
     """
+
+    class_names = ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
 
     channels = 1
     files = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

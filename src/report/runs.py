@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
+from src.run.provenance import read_provenance, summary
 from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER, TIME_LIMIT_MARKER
 
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it skips
@@ -28,6 +29,8 @@ class Run:
     interrupted: str | None = None
     stopped_early: str | None = None  # completed, but stopped before its end: pruned by Optuna, or out of max_time
     completed: bool = False
+    commit: str = ""  # from provenance.json: the git commit (``+``: with uncommitted changes)
+    device: str = ""
 
     @property
     def status(self) -> str:
@@ -89,6 +92,7 @@ def read_run(path: Path) -> Run:
             run.stopped_early = (
                 (path / TIME_LIMIT_MARKER).read_text().strip().splitlines() or ["stopped by trainer.max_time"]
             )[0]
+        run.commit, run.device = summary(read_provenance(path))
         if any(path.glob("events.out.tfevents.*")):
             run.scalars = read_scalars(path)
     except Exception as error:  # noqa: BLE001 - one broken run must not stop the report of the others

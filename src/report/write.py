@@ -5,6 +5,7 @@ from pathlib import Path
 
 from src.metric_tags import RESULT_TAGS
 from src.report.figures import plot_curves, plot_length_sweep, plot_overlay, validations_to_best
+from src.report.model_figures import model_figures, optuna_figures
 from src.report.runs import Run, find_runs, label, run_title, varying_keys
 
 COLUMNS = RESULT_TAGS
@@ -24,10 +25,10 @@ def best_first(runs: list[Run]) -> list[Run]:
 
 
 def results_table(runs: list[Run], keys: list[str]) -> list[str]:
-    lines = ["| job | status | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+    lines = ["| job | status | " + " | ".join(COLUMNS) + " | commit | device |", "|---" * (len(COLUMNS) + 4) + "|"]
     for run in best_first(runs):
         values = [None if run.failed else run.last(m) for m in COLUMNS]  # a failed run has no result
-        cells = [label(run, keys), run.status, *(number(v) for v in values)]
+        cells = [label(run, keys), run.status, *(number(v) for v in values), run.commit, run.device]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return lines
 
@@ -71,6 +72,7 @@ def write_report(root: Path) -> Path:
         "",
     ]
     lines += results_table(runs, keys) + [""]
+    lines += model_figures(runs, out) + optuna_figures(root, out)
     if LENGTH_KEY in keys:
         figure = plot_length_sweep(runs, LENGTH_KEY, [k for k in keys if k != LENGTH_KEY], out / "length_sweep.png")
         lines += ["## Accuracy against input length", "", f"![length sweep]({figure.name})", ""]
