@@ -94,6 +94,7 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
     from src.build import build_run
     from src.callbacks.safety import GracefulInterrupt, TimeLimit, check_time_left
     from src.metric_tags import STEP_TAGS
+    from src.run.confusion import write_confusion
     from src.run.resume import check_weights_fit
 
     stops = [
@@ -116,6 +117,9 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
             log.warning("No best checkpoint was saved (no validation ran): testing the final weights")
         trainer.test(run.module, datamodule=run.datamodule, ckpt_path=test_ckpt, verbose=False)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
+        names, matrix = getattr(run.datamodule, "class_names", None), getattr(run.module, "test_confusion_matrix", None)
+        if names and matrix is not None and trainer.is_global_zero:  # an image run: the report draws it
+            write_confusion(cfg.paths.output_dir, matrix.tolist(), list(names))
     output_dir = Path(cfg.paths.output_dir)
     final = {k: v for k, v in sorted(metrics.items()) if k not in STEP_TAGS}
     log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in final.items()))

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MaxMetric
+from torchmetrics.classification import MulticlassConfusionMatrix
 from typing_extensions import override
 
 from src.config.errors import ConfigError, check_bool, first_line
@@ -79,6 +80,8 @@ class Classifier(FastHookNames, pl.LightningModule):
         # keyed "train_" etc.: a ModuleDict key may not shadow nn.Module.train
         self.metrics = nn.ModuleDict({s + "_": LossAccuracy() for s in SPLITS})
         self.val_acc_best = MaxMetric()
+        self.test_confusion: MulticlassConfusionMatrix | None = None  # made at the first test batch (its classes)
+        self.test_confusion_matrix: torch.Tensor | None = None  # the last test's, rows the true class
         self.val_acc_best.persistent(True)
         self._log_this_step = False
 
@@ -102,6 +105,10 @@ class Classifier(FastHookNames, pl.LightningModule):
     def record(self, split: str, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
         """Add a batch to the split's epoch metrics; on a logging step, also log the training batch's."""
         self.metrics[split + "_"].update(loss, logits, y)
+        if split == "test":
+            if self.test_confusion is None:
+                self.test_confusion = MulticlassConfusionMatrix(num_classes=logits.shape[-1]).to(logits.device)
+            self.test_confusion.update(logits.argmax(-1), y)
         if split == "train" and self._log_this_step:
             accuracy = (logits.argmax(-1) == y).float().mean()
             values = {tag("train", "loss_step"): loss.detach(), tag("train", "acc_step"): accuracy}
@@ -145,6 +152,9 @@ class Classifier(FastHookNames, pl.LightningModule):
     @override
     def on_test_epoch_end(self) -> None:
         self.log_epoch("test")
+        if self.test_confusion is not None:  # summed over every rank by torchmetrics
+            self.test_confusion_matrix = self.test_confusion.compute().cpu()
+            self.test_confusion.reset()
 
     @override
     def configure_optimizers(self):

@@ -2,7 +2,8 @@
 
 - toy 2-D data: the decision boundary over the data, one panel per run (per dataset and
   implementation in ``experiment=mlp_numpy_vs_torch``);
-- image data: the test confusion matrix (torchmetrics) and each class's accuracy;
+- image data: the test confusion matrix (torchmetrics, counted during the run's own final test into
+  ``test_confusion.json``) and each class's accuracy;
 - an Optuna search: its optimisation history and parameter importances (Optuna's own figures).
 
 The network is rebuilt from the settings its checkpoint carries and loaded weights-only and
@@ -18,8 +19,10 @@ import torch
 
 from src.report.figures import plt, save
 from src.report.runs import Run, run_title
+from src.run.confusion import read_confusion
 
 GRID = 200  # decision-boundary grid points per axis
+TOY_2D = ("moons", "circles", "multi", None)  # data with 2-D points (None: a run without Hydra's record of it)
 
 
 def load_trained(run_path: Path) -> tuple[torch.nn.Module, Any]:
@@ -84,18 +87,6 @@ def plot_boundaries(panels: dict[str, tuple[torch.nn.Module, Any]], path: Path) 
     return save(figure, path), agreements
 
 
-def confusion(module: torch.nn.Module, datamodule) -> np.ndarray:
-    """The test confusion matrix, rows the true class (torchmetrics counts it)."""
-    from torchmetrics.classification import MulticlassConfusionMatrix
-
-    inputs, labels = datamodule.splits["test"]
-    matrix = MulticlassConfusionMatrix(num_classes=datamodule.num_classes)
-    for start in range(0, len(labels), 1024):
-        batch = datamodule.on_after_batch_transfer((inputs[start : start + 1024], labels[start : start + 1024]), 0)
-        matrix.update(predicted(module, batch[0]), batch[1])
-    return matrix.compute().numpy()
-
-
 def plot_confusion(matrix: np.ndarray, class_names: list[str], title: str, path: Path) -> Path:
     """The confusion matrix beside each class's test accuracy."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.2, 1]})
@@ -119,19 +110,15 @@ def model_figures(runs: list[Run], out: Path) -> list[str]:
         if not run.has_results:
             continue
         try:
-            module, datamodule = load_trained(run.path)
-            if getattr(datamodule, "input_dim", None) == 2 and datamodule.splits["test"][0].shape[1:] == (2,):
-                panels[f"{run.setting('data') or run.path.name} | {run.setting('model') or 'model'}"] = (
-                    module,
-                    datamodule,
-                )
-            elif hasattr(datamodule, "channels"):
-                names = getattr(datamodule, "class_names", None) or [str(c) for c in range(datamodule.num_classes)]
-                name = run.path.name
-                figure = plot_confusion(
-                    confusion(module, datamodule), names, run_title(run), out / f"confusion_{name}.png"
-                )
-                lines += [f"### Test confusion matrix: {name}", "", f"![confusion]({figure.name})", ""]
+            if (counted := read_confusion(run.path)) is not None:  # an image run, counted during its own test
+                matrix, names = counted
+                figure = plot_confusion(np.array(matrix), names, run_title(run), out / f"confusion_{run.path.name}.png")
+                lines += [f"### Test confusion matrix: {run.path.name}", "", f"![confusion]({figure.name})", ""]
+            elif run.setting("data") in TOY_2D:  # rebuilt from its checkpoint: a small network on 1,000 points
+                module, datamodule = load_trained(run.path)
+                if datamodule.splits["test"][0].shape[1:] == (2,):
+                    name = f"{run.setting('data') or run.path.name} | {run.setting('model') or 'model'}"
+                    panels[name] = (module, datamodule)
         except Exception as error:  # noqa: BLE001 - one run's figure must not stop the report
             lines += [f"(no figure of {run.path.name}: {type(error).__name__}: {str(error).splitlines()[:1]})", ""]
     if panels:
