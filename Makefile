@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@echo "Installing PyTorch, Lightning, Hydra and the rest into $(VENV) (a few minutes the first time)..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -qq --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -qq --disable-pip-version-check -e '.[dev]'
+	@$(PY) -m pip install -qq --disable-pip-version-check -e '.[dev,mlflow]'
 	@touch $(STAMP)
 	@echo "Installed."
 

@@ -9,6 +9,7 @@ copied from a library here; the few checks that remain (src/config/checks.py) ar
 project's own meaning, or of a mistake Lightning would only report mid-run.
 """
 
+import importlib.util
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -126,6 +127,24 @@ def build(group: str, cfg: DictConfig, **kwargs: Any) -> Any:
         raise config_error(group, cfg, error, lambda subset: instantiate(subset, **kwargs)) from None
 
 
+# loggers whose library is an optional extra of this project: the extra to install
+OPTIONAL_LOGGERS = {"pytorch_lightning.loggers.MLFlowLogger": ("mlflow", "mlflow")}
+
+
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def build_logger(name: str, cfg: DictConfig) -> Any:
+    """A logger; one whose library is an optional extra and missing is refused saying how to install it."""
+    module, extra = OPTIONAL_LOGGERS.get(cfg.get("_target_"), (None, None))
+    if module is not None and not installed(module):
+        raise ConfigError(
+            f"logger.{name}", f"needs {module}, an optional extra: pip install -e '.[{extra}]' (make install has it)"
+        )
+    return build(f"logger.{name}", cfg)
+
+
 def check_range(key: str, value, low: float, low_ok: bool, high: float, high_ok: bool) -> None:
     if not is_number(value) or math.isnan(value):
         raise ConfigError(key, f"must be a finite number, got {value!r}")
@@ -193,7 +212,7 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
         provenance,
         LogHyperparameters(cfg, provenance),
     ]
-    loggers = [build(f"logger.{name}", c) for name, c in (cfg.get("logger") or {}).items() if c]
+    loggers = [build_logger(name, c) for name, c in (cfg.get("logger") or {}).items() if c]
     place_processes(cfg.trainer)
     trainer = build("trainer", cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
     with config_errors("data"):

@@ -28,7 +28,37 @@ def _parallel_jobs() -> int:
     return parallel_jobs()
 
 
-RESOLVERS = {"if": _if, "pid": os.getpid, "job_name": _job_name, "parallel_jobs": _parallel_jobs}
+PROJECT = "lightning-hydra-experiments"  # the experiment name of runs no preset names
+
+
+def _experiment_name() -> str:
+    """A tracking experiment's name: the ``experiment`` preset, else the ``hparams_search`` preset, else
+    the project's. Every job of a sweep shares it, so a sweep is one experiment with one run per job."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        choices = HydraConfig.get().runtime.choices
+    except ValueError:  # composed outside a Hydra app (a test)
+        return PROJECT
+    return choices.get("experiment") or choices.get("hparams_search") or PROJECT
+
+
+def _sqlite_uri(path: str) -> str:
+    """``sqlite:///`` and the file's absolute path, with forward slashes: ``sqlite:////home/...``, ``sqlite:///C:/...``."""
+    from pathlib import Path
+
+    return "sqlite:///" + Path(path).resolve().as_posix()
+
+
+RESOLVERS = {
+    "if": _if,
+    "pid": os.getpid,
+    "job_name": _job_name,
+    "parallel_jobs": _parallel_jobs,
+    "experiment_name": _experiment_name,
+    "sqlite_uri": _sqlite_uri,
+    "basename": lambda path: os.path.basename(os.path.normpath(str(path))),
+}
 
 for _name, _fn in RESOLVERS.items():
     if not OmegaConf.has_resolver(_name):

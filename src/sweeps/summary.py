@@ -37,6 +37,7 @@ from src.run.status import (
     paste_ready,
 )
 from src.sweeps.interrupt import clear_stop, stop_sweep_on_signals
+from src.sweeps.tracking import prepare_mlflow
 
 NOT_STARTED = "NOT STARTED"
 NOT_FINISHED = "NOT FINISHED"
@@ -129,6 +130,7 @@ class SweepSummary(Callback):
 
             self.write_report = write_report
         self.planned = planned_jobs(config)
+        prepare_mlflow(config)  # concurrent jobs would race to create its store and experiment
         if self.planned is None or isinstance(self.planned, list):  # a search's next trials cannot be named
             self.continue_with = continue_command(config, self.sweep_dir)
         atexit.register(self.finish)  # also when a job failed, which makes Hydra skip on_multirun_end
