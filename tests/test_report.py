@@ -127,3 +127,11 @@ def test_the_decision_boundary_of_a_network_that_learned_moons_separates_the_cla
     for parameter in untrained[0].parameters():
         torch.nn.init.zeros_(parameter)  # predicts one class everywhere: about half the points on their side
     assert plot_boundaries({"moons | mlp": untrained}, tmp_path / "z.png")[1]["moons | mlp"] < 0.6
+
+
+def test_the_numpy_mlp_gets_its_decision_boundary_too(make_cfg, tmp_path):
+    train(make_cfg("model=mlp_numpy", "data=moons", "trainer.max_epochs=20", *TINY_RNN[:3]))  # validates twice
+    (tmp_path / "run" / ".hydra").mkdir()
+    (tmp_path / "run" / ".hydra" / "overrides.yaml").write_text("[]\n")
+    report = write_report(tmp_path / "run").read_text()
+    assert "](boundaries.png)" in report and "no figure" not in report

@@ -10,6 +10,7 @@ The network is rebuilt from the settings its checkpoint carries and loaded weigh
 strictly; a run whose figure cannot be drawn gets one line in the report saying why.
 """
 
+import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ def load_trained(run_path: Path) -> tuple[torch.nn.Module, Any]:
     tree = saved_settings(ckpt)
     datamodule = instantiate(tree["data"])
     datamodule.setup()
-    module = instantiate(tree["module"], net=instantiate(tree["model"]), optimizer=None)
+    optimizer = instantiate(tree["optimizer"])  # a partial, never called: the NumPy MLP's module reads its lr
+    module = instantiate(tree["module"], net=instantiate(tree["model"]), optimizer=optimizer)
     state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state, strict=True)
     return module.eval(), datamodule
@@ -99,7 +101,7 @@ def plot_confusion(matrix: np.ndarray, class_names: list[str], title: str, path:
     right.set(xlim=(0, 1), xlabel="test accuracy", yticks=range(len(class_names)))
     right.set_yticklabels(class_names, fontsize=7)
     right.invert_yaxis()
-    figure.suptitle(title, fontsize=9)
+    figure.suptitle(textwrap.fill(title, 110), fontsize=8)
     return save(figure, path)
 
 
