@@ -3,6 +3,7 @@
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -62,12 +63,11 @@ def test_predict_gives_the_last_digit_of_each_palindrome(trained, tmp_path):
         probabilities = list(prediction["top"].values())
         assert next(iter(prediction["top"])) == prediction["class"] and len(probabilities) == 3
         assert probabilities == sorted(probabilities, reverse=True) and 0.5 < probabilities[0] <= 1
-    inputs = tmp_path / "inputs.pt"
-    torch.save(torch.tensor([[4, 8], [9, 1]]), inputs)
-    assert [p["class"] for p in evaluate(tmp_path, f"ckpt_path={trained}", f"predict={inputs}")["predictions"]] == [
-        4,
-        9,
-    ]
+    torch.save(torch.tensor([[4, 8], [9, 1]]), tmp_path / "inputs.pt")
+    np.save(tmp_path / "inputs.npy", np.array([[6, 2], [3, 3]]))
+    for name, expected in (("inputs.pt", [4, 9]), ("inputs.npy", [6, 3])):
+        result = evaluate(tmp_path, f"ckpt_path={trained}", f"predict={tmp_path / name}")
+        assert [p["class"] for p in result["predictions"]] == expected
 
 
 @pytest.mark.parametrize(
