@@ -34,7 +34,7 @@ train: install
 test: install
 	$(PY) -m pytest -n 2
 
-# The inner loop: everything but the tests marked slow (1.5 to 2 minutes on 2 cores)
+# The inner loop: everything but the tests marked slow (about 70 seconds on 2 cores)
 test-fast: install
 	$(PY) -m pytest -n 2 -m "not slow"
 
