@@ -14,6 +14,10 @@ both, in the launching process only, by one orderly stop:
    second Ctrl-C does that at once), writes the sweep's summary and report (``on_stop``), and
    exits with 130 (SIGINT) or 143 (SIGTERM), without a traceback.
 
+On Windows the launcher passes no signal on (Windows has none that a process can catch and
+finish from): Ctrl-C reaches every process of the console, so the jobs save by themselves, and
+the launcher waits for them as above.
+
 With a serial launcher the running job is the launching process itself and handles the signal
 there (then the summary is written as the process exits); this handler acts between jobs. The
 locks are ``filelock``'s OS locks, so a job killed outright never looks like it is running.
@@ -72,8 +76,9 @@ def stop_running_jobs(sweep_dir: str | Path, grace_seconds: float) -> int:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / STOP_FILE).touch()
     pids = running_jobs(sweep_dir)
-    for pid in pids:
-        _signal(pid, signal.SIGTERM)
+    if os.name != "nt":  # Windows has no SIGTERM to pass on (os.kill ends a process outright); there Ctrl-C
+        for pid in pids:  # reaches every process of the console, and each job saves on it by itself
+            _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
     left = pids
     while left and time.monotonic() < deadline:

@@ -86,9 +86,9 @@ def job_share(n_jobs: int | None, sweep_dir: str | Path, job_dir: str | Path, tr
     global _WATCHED
     if not _WATCHED:  # once per worker process, which runs several jobs
         stop_with_parent()
-        # Ctrl-C in a terminal reaches every process of the sweep: a job in training saves on it
-        # (its own handler), an idle worker leaves the stop to its launcher
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if os.name != "nt":  # Ctrl-C in a terminal reaches every process of the sweep: a job in training
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # saves on it (its own handler), an idle worker
+            # leaves the stop to its launcher (on Windows the launcher passes nothing on: jobs keep Ctrl-C)
         _WATCHED = True
     parent = os.getppid()
     try:

@@ -129,13 +129,21 @@ class SweepSummary(Callback):
             from src.report.write import write_report
 
             self.write_report = write_report
-        self.planned = planned_jobs(config)
-        prepare_mlflow(config)  # concurrent jobs would race to create its store and experiment
-        if self.planned is None or isinstance(self.planned, list):  # a search's next trials cannot be named
-            self.continue_with = continue_command(config, self.sweep_dir)
         atexit.register(self.finish)  # also when a job failed, which makes Hydra skip on_multirun_end
         clear_stop(self.sweep_dir)  # a sweep continued in its folder runs its jobs
         stop_sweep_on_signals(self.sweep_dir, self.stopped, self.stop_grace_seconds)
+        # what follows only adds to the summary and the jobs' set-up: a problem is the sweeper's or the
+        # jobs' to report, in their words (Hydra would turn an error here into a warning anyway)
+        try:
+            self.planned = planned_jobs(config)
+            if self.planned is None or isinstance(self.planned, list):  # a search's next trials cannot be named
+                self.continue_with = continue_command(config, self.sweep_dir)
+        except Exception as error:  # noqa: BLE001 - e.g. a sweep syntax the basic sweeper refuses itself
+            log.debug("the sweep's jobs cannot be listed in advance: %s", error)
+        try:
+            prepare_mlflow(config)  # concurrent jobs would race to create its store and experiment
+        except Exception as error:  # noqa: BLE001 - a server out of reach: each job says so
+            log.warning("could not prepare the MLflow experiment: %s", one_line(error))
 
     def stopped(self, signum: int) -> None:
         """The launcher got SIGINT/SIGTERM and its workers have stopped: the summary, then the exit."""
