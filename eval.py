@@ -8,7 +8,6 @@ python eval.py ckpt_path=RUN predict='[[1,2,3,4,3,2]]'              # the last d
 
 import logging
 import os
-import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -29,10 +28,14 @@ def main(cfg: DictConfig) -> None:
     configure_process(**cfg.process)
     try:
         result = run_eval(cfg, list(HydraConfig.get().overrides.task))
-    except ConfigError:
+    except ConfigError as error:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        refuse(str(sys.exc_info()[1]))
+        from src.config.errors import one_line
+        from src.run.status import FAILED_MARKER, mark
+
+        mark(cfg.paths.output_dir, FAILED_MARKER, f"refused before evaluating: {one_line(error)}")  # no result here
+        refuse(str(error))
     log.info("Checkpoint: %s", result["checkpoint"])
     for line in describe(cfg, result):
         print(line)

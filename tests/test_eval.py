@@ -109,3 +109,7 @@ def test_python_eval_py_prints_metrics_or_one_line(trained, tmp_path):
     refused = run_train("ckpt_path=nowhere", *QUIET, cwd=tmp_path, script="eval.py", check=False)
     assert refused.returncode == 2 and refused.stderr.startswith("ckpt_path: nowhere is neither a file nor a folder")
     assert refused.stderr.count("\n") == 1
+    (marked,) = [f for f in tmp_path.glob("outputs/eval/*/*/FAILED")]  # the refused eval's folder says so
+    assert marked.read_text().startswith("refused before evaluating: ConfigError: ckpt_path: nowhere")
+    helped = run_train("--help", cwd=tmp_path, script="eval.py")
+    assert helped.stdout.startswith("eval.py: test a trained model again") and "ckpt_path: latest" in helped.stdout
