@@ -31,10 +31,9 @@ def main(cfg: DictConfig) -> None:
     except ConfigError as error:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        from src.config.errors import one_line
-        from src.run.status import FAILED_MARKER, mark
+        from src.run.status import mark_refused
 
-        mark(cfg.paths.output_dir, FAILED_MARKER, f"refused before evaluating: {one_line(error)}")  # no result here
+        mark_refused(cfg.paths.output_dir, error, "evaluating")  # its folder holds no result: it says why
         refuse(str(error))
     log.info("Checkpoint: %s", result["checkpoint"])
     for line in describe(cfg, result):

@@ -143,10 +143,9 @@ def main(cfg: DictConfig) -> float | None:
         if multirun or not (storage or isinstance(error, ConfigError)) or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise  # a sweep marks the job FAILED and goes on; HYDRA_FULL_ERROR asks for the traceback
         if not storage:  # the folder Hydra made for this run says it was refused, and why (the report shows it)
-            from src.config.errors import one_line
-            from src.run.status import FAILED_MARKER, mark
+            from src.run.status import mark_refused
 
-            mark(hydra_cfg.runtime.output_dir, FAILED_MARKER, f"refused before training: {one_line(error)}")
+            mark_refused(hydra_cfg.runtime.output_dir, error, "training")
         refuse(storage_problem(error) if storage else str(error), exit_code=1 if storage else 2)
     except Exception as error:
         safety = sys.modules.get("src.callbacks.safety")  # loaded if training started; a bad value fails earlier

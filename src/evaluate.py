@@ -10,7 +10,6 @@ own folder (``outputs/eval/...``): ``eval.json`` and the loggers' files.
 
 import json
 import logging
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.config.errors import ConfigError, first_line
 from src.run.provenance import now, provenance
-from src.run.resume import RUN_ROOTS, check_weights_fit, latest_checkpoint, unsafe_reason
+from src.run.resume import RUN_ROOTS, check_weights_fit, latest_checkpoint, read_checkpoint
 from src.run.settings import RESUME_FREE, TREE_KEY, differences, flatten
 
 log = logging.getLogger("eval")
@@ -58,14 +57,7 @@ def find_checkpoint(ckpt_path: Any, root_dir: str | Path) -> Path:
 
 def saved_settings(path: Path) -> dict[str, Any]:
     """The settings tree a checkpoint of this project carries; anything else is refused in one line."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except pickle.UnpicklingError as error:
-        raise ConfigError("ckpt_path", f"{path} {unsafe_reason(error)}") from None
-    except Exception as error:  # noqa: BLE001 - any unreadable file is the same problem for the user
-        raise ConfigError("ckpt_path", f"{path} is not a readable checkpoint ({first_line(error)})") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ConfigError("ckpt_path", f"{path} is not a Lightning checkpoint (it has no state_dict)")
+    checkpoint = read_checkpoint(path)
     tree = checkpoint.get(TREE_KEY)
     if not isinstance(tree, dict):
         raise ConfigError(

@@ -6,7 +6,7 @@ import torch
 from pytorch_lightning import Callback
 from typing_extensions import override
 
-from src.run.provenance import now, provenance, read_provenance, write_provenance
+from src.run.provenance import cpu_name, now, provenance, read_provenance, write_provenance
 
 
 def device_of(trainer) -> dict:
@@ -16,8 +16,6 @@ def device_of(trainer) -> dict:
         return {"kind": "cuda", "name": torch.cuda.get_device_name(root), "count": trainer.num_devices}
     if root.type == "mps":
         return {"kind": "mps", "name": "Apple MPS", "count": 1}
-    from src.run.provenance import cpu_name
-
     return {
         "kind": "cpu",
         "name": f"CPU: {cpu_name()}",

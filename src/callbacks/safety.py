@@ -22,6 +22,7 @@ from pytorch_lightning.callbacks import Timer
 from typing_extensions import override
 
 from src.config.errors import ConfigError, check_int
+from src.run.resume import read_checkpoint
 from src.run.status import INTERRUPTED_MARKER, TIME_LIMIT_MARKER, mark, paste_ready
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,14 @@ class RunInterrupted(CompactHydraException):
 
 class TrainingDiverged(CompactHydraException):
     """The loss or the weights stopped being finite numbers."""
+
+
+def save_last(trainer, run_dir: Path, resume_command: str) -> tuple[Path, str]:
+    """Save ``last.ckpt`` where the run stands (every rank takes part; rank zero writes); the command that
+    continues from it."""
+    path = run_dir / "checkpoints" / "last.ckpt"
+    trainer.save_checkpoint(path)
+    return path, f"{resume_command} {paste_ready('ckpt_path', path)}"
 
 
 class GracefulInterrupt(Callback):
@@ -84,9 +93,7 @@ class GracefulInterrupt(Callback):
             self.stop(trainer)
 
     def stop(self, trainer) -> None:
-        path = self.run_dir / "checkpoints" / "last.ckpt"
-        trainer.save_checkpoint(path)
-        command = f"{self.resume_command} {paste_ready('ckpt_path', path)}"
+        path, command = save_last(trainer, self.run_dir, self.resume_command)
         name = signal.Signals(self.received).name
         mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}\n{command}\n")
         raise RunInterrupted(
@@ -119,12 +126,10 @@ class TimeLimit(Callback):
         timer = timer_of(trainer)
         if timer is None or timer.time_remaining("train") > 0:
             return
-        path = self.run_dir / "checkpoints" / "last.ckpt"
-        trainer.save_checkpoint(path)  # every rank takes part; rank zero writes
+        path, command = save_last(trainer, self.run_dir, self.resume_command)
         if not trainer.is_global_zero:
             return
         where = f"at step {trainer.global_step}"
-        command = f"{self.resume_command} {paste_ready('ckpt_path', path)}"
         log.warning("trainer.max_time ran out %s; saved %s. Train further with a larger trainer.max_time: %s",
                     where, path, command)  # fmt: skip
         mark(self.run_dir, TIME_LIMIT_MARKER, f"stopped by trainer.max_time {where}\n{command}\n")
@@ -136,7 +141,7 @@ def check_time_left(max_time, ckpt_path: str | Path) -> None:
     if max_time is None:
         return
     probe = Timer(duration=max_time)  # Lightning reads the duration (DD:HH:MM:SS, a dict, ...) as the run will
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get("callbacks", {})
+    state = read_checkpoint(ckpt_path).get("callbacks", {})
     if probe.state_key not in state:
         return
     probe.load_state_dict(state[probe.state_key])

@@ -23,23 +23,27 @@ from src.report.runs import Run, run_title
 from src.run.confusion import read_confusion
 
 GRID = 200  # decision-boundary grid points per axis
-TOY_2D = ("moons", "circles", "multi", None)  # data with 2-D points (None: a run without Hydra's record of it)
 
 
 def load_trained(run_path: Path) -> tuple[torch.nn.Module, Any]:
     """The run's best network (in eval mode) and its datamodule, set up, both rebuilt from the checkpoint."""
-    from hydra.utils import instantiate
-
     from src.evaluate import run_checkpoint, saved_settings
 
     ckpt = run_checkpoint(run_path)
-    tree = saved_settings(ckpt)
+    return rebuild(ckpt, saved_settings(ckpt))
+
+
+def rebuild(ckpt: Path, tree: dict[str, Any]) -> tuple[torch.nn.Module, Any]:
+    """Network and datamodule from the settings ``tree`` a checkpoint carries, with its weights (strictly)."""
+    from hydra.utils import instantiate
+
+    from src.run.resume import check_weights_fit
+
     datamodule = instantiate(tree["data"])
     datamodule.setup()
     optimizer = instantiate(tree["optimizer"])  # a partial, never called: the NumPy MLP's module reads its lr
     module = instantiate(tree["module"], net=instantiate(tree["model"]), optimizer=optimizer)
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
-    module.load_state_dict(state, strict=True)
+    check_weights_fit(module, ckpt)  # weights-only and strict, as eval.py loads them
     return module.eval(), datamodule
 
 
@@ -107,6 +111,8 @@ def plot_confusion(matrix: np.ndarray, class_names: list[str], title: str, path:
 
 def model_figures(runs: list[Run], out: Path) -> list[str]:
     """The report's section of boundary and confusion figures, for the runs whose data allow them."""
+    from src.evaluate import run_checkpoint, saved_settings
+
     lines, panels = [], {}
     for run in runs:
         if not run.has_results:
@@ -116,11 +122,9 @@ def model_figures(runs: list[Run], out: Path) -> list[str]:
                 matrix, names = counted
                 figure = plot_confusion(np.array(matrix), names, run_title(run), out / f"confusion_{run.path.name}.png")
                 lines += [f"### Test confusion matrix: {run.path.name}", "", f"![confusion]({figure.name})", ""]
-            elif run.setting("data") in TOY_2D:  # rebuilt from its checkpoint: a small network on 1,000 points
-                module, datamodule = load_trained(run.path)
-                if datamodule.splits["test"][0].shape[1:] == (2,):
-                    name = f"{run.setting('data') or run.path.name} | {run.setting('model') or 'model'}"
-                    panels[name] = (module, datamodule)
+            elif (ckpt := run_checkpoint(run.path)) and (tree := saved_settings(ckpt))["data"].get("input_dim") == 2:
+                name = f"{run.setting('data') or run.path.name} | {run.setting('model') or 'model'}"
+                panels[name] = rebuild(ckpt, tree)  # points in a plane: a small network on 1,000 of them
         except Exception as error:  # noqa: BLE001 - one run's figure must not stop the report
             lines += [f"(no figure of {run.path.name}: {type(error).__name__}: {str(error).splitlines()[:1]})", ""]
     if panels:

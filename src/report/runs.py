@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
 from src.run.provenance import read_provenance, summary
-from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, PRUNED_MARKER, TIME_LIMIT_MARKER
+from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, stopped_early
 
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it skips
 
@@ -86,12 +86,8 @@ def read_run(path: Path) -> Run:
         if (path / INTERRUPTED_MARKER).exists():
             run.interrupted = ((path / INTERRUPTED_MARKER).read_text().strip().splitlines() or ["interrupted"])[0]
         run.completed = (path / COMPLETED_MARKER).exists()
-        if (path / PRUNED_MARKER).exists():
-            run.stopped_early = (path / PRUNED_MARKER).read_text().strip() or "pruned"
-        if (path / TIME_LIMIT_MARKER).exists():
-            run.stopped_early = (
-                (path / TIME_LIMIT_MARKER).read_text().strip().splitlines() or ["stopped by trainer.max_time"]
-            )[0]
+        if (early := stopped_early(path)) is not None:
+            run.stopped_early = early[1]
         run.commit, run.device = summary(read_provenance(path))
         if any(path.glob("events.out.tfevents.*")):
             run.scalars = read_scalars(path)

@@ -56,8 +56,8 @@ def unsafe_reason(error: pickle.UnpicklingError) -> str:
     )
 
 
-def checkpoint_settings(path: str | Path) -> dict[str, Any] | None:
-    """The settings a checkpoint was written with (None for one written before they were stored)."""
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint, read weights-only (memory-mapped); anything else is a ConfigError naming ckpt_path."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as error:  # torch's weights-only unpickler met something else
@@ -66,7 +66,12 @@ def checkpoint_settings(path: str | Path) -> dict[str, Any] | None:
         raise ConfigError("ckpt_path", f"{path} is not a readable checkpoint ({first_line(error)})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError("ckpt_path", f"{path} is not a Lightning checkpoint (it has no state_dict)")
-    return checkpoint.get(CONFIG_KEY)
+    return checkpoint
+
+
+def checkpoint_settings(path: str | Path) -> dict[str, Any] | None:
+    """The settings a checkpoint was written with (None for one written before they were stored)."""
+    return read_checkpoint(path).get(CONFIG_KEY)
 
 
 def check_resumable(path: str | Path, cfg: DictConfig) -> None:
@@ -145,7 +150,7 @@ def run_dir_of(ckpt_path: str | Path) -> Path | None:
 def check_weights_fit(module: torch.nn.Module, path: str | Path) -> None:
     """Load a checkpoint's weights into ``module`` (strictly; Lightning loads them again when fitting
     starts), so that weights of another network are refused here, in one line, before training."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    checkpoint = read_checkpoint(path)
     try:
         module.load_state_dict(checkpoint["state_dict"], strict=True)
     except RuntimeError as error:  # torch lists every missing, unexpected or mis-shaped tensor

@@ -47,3 +47,19 @@ def completed_result(run_dir: str | Path) -> str | None:
     """The result a run that completed in ``run_dir`` stored (``'None'`` if it returned none); None if it did not."""
     path = Path(run_dir) / COMPLETED_MARKER
     return path.read_text().split("\n", 1)[0].strip() if path.is_file() else None
+
+
+def stopped_early(run_dir: str | Path) -> tuple[str, str] | None:
+    """(PRUNED or TIME_LIMIT, its first line) for a run that completed before its end; None otherwise."""
+    for marker in (PRUNED_MARKER, TIME_LIMIT_MARKER):
+        path = Path(run_dir) / marker
+        if path.is_file():
+            return marker, (path.read_text().strip().splitlines() or [marker.lower()])[0]
+    return None
+
+
+def mark_refused(run_dir: str | Path, error: BaseException, before: str) -> Path:
+    """``FAILED`` with ``refused before BEFORE: ConfigError: ...``: the folder a refused run got says why."""
+    from src.config.errors import one_line
+
+    return mark(run_dir, FAILED_MARKER, f"refused before {before}: {one_line(error)}")

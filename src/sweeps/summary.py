@@ -35,6 +35,7 @@ from src.run.status import (
     TIME_LIMIT_MARKER,
     mark,
     paste_ready,
+    stopped_early,
 )
 from src.sweeps.interrupt import clear_stop, stop_sweep_on_signals
 from src.sweeps.tracking import prepare_mlflow
@@ -63,9 +64,9 @@ def job_status(job_dir: Path) -> tuple[str, str]:
     for marker in (FAILED_MARKER, INTERRUPTED_MARKER, COMPLETED_MARKER):
         if (job_dir / marker).exists():
             text = " ".join((job_dir / marker).read_text().split("\n")[:1])
-            for early, status in ((PRUNED_MARKER, PRUNED_MARKER), (TIME_LIMIT_MARKER, TIME_LIMIT)):
-                if marker == COMPLETED_MARKER and (job_dir / early).exists():  # completed, stopped early
-                    return status, f"{text} ({(job_dir / early).read_text().splitlines()[0].strip()})"
+            if marker == COMPLETED_MARKER and (early := stopped_early(job_dir)) is not None:
+                status = TIME_LIMIT if early[0] == TIME_LIMIT_MARKER else early[0]
+                return status, f"{text} ({early[1]})"
             return marker, text
     return NOT_FINISHED, "the job ended without a status (killed, or still running)"
 
