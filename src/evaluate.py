@@ -157,8 +157,6 @@ def predict(run, values: Any, top_k: int) -> list[dict[str, Any]]:
 
 def run_eval(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
     """Test (or predict with) ``cfg.ckpt_path``; writes and returns what ``eval.json`` holds."""
-    from src.build import build_run
-    from src.callbacks.provenance import device_of
     from src.config.errors import check_choice, check_int
 
     check_choice("split", cfg.split, SPLITS)
@@ -166,6 +164,11 @@ def run_eval(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
     ckpt = find_checkpoint(cfg.ckpt_path, cfg.paths.root_dir)
     cfg = eval_config(cfg, saved_settings(ckpt), overrides)
     cfg.ckpt_path = None  # eval loads the weights itself; nothing resumes
+
+    # Lightning is imported once the checkpoint is known good: a mistyped ckpt_path is refused at once
+    from src.build import build_run
+    from src.callbacks.provenance import device_of
+
     run = build_run(cfg)
     check_weights_fit(run.module, ckpt)  # weights-only, strict: the module now holds the checkpoint's weights
     started = now()

@@ -1,11 +1,12 @@
 """Every kind of bad input, as a user types it: one line naming the key, before anything is trained or written.
 
-Two tables. ``COMMAND_LINE``: what is refused before Hydra composes (unknown options, misspelled
-keys, sweep-only settings, unwritable folders), each as a real ``python train.py`` subprocess
-that must not import torch. ``VALUES``: what the objects that take a value refuse (the
-constructors, the optimizer, the Trainer, the project's own checks), run in-process through
-``train()``, which is what ``python train.py`` calls; a few of them also run as subprocesses, to
-see the line alone on stderr, without Hydra's frame. Option lists come from ``conf/``.
+Two tables. ``COMMAND_LINE``: what is refused before Hydra starts (unknown options, misspelled
+keys, sweep-only settings, unwritable folders, the sweep plugins' settings), each checked by
+``bad_command_line``, the function ``python train.py`` calls first. ``VALUES``: what the objects
+that take a value refuse (the constructors, the optimizer, the Trainer, the project's own
+checks), run in-process through ``train()``, which is what ``python train.py`` calls. A few rows
+of each table also run as real subprocesses, to see the line alone on stderr, without Hydra's
+frame, and the exit status. Option lists come from ``conf/``.
 """
 
 import shutil
@@ -15,6 +16,7 @@ import sys
 import pytest
 import torch
 
+from src.config.command_line import bad_command_line
 from src.config.compose import ROOT_DIR, config_options
 from src.config.errors import ConfigError
 from tests.conftest import QUIET, run_train, subprocess_env
@@ -127,8 +129,14 @@ VALID_ON_THIS_MACHINE = {
     ("trainer.accelerator=mps",): not NO_MPS,
     ("-m", "launcher=slurm"): shutil.which("srun") is not None,  # a SLURM login node
 }
-# One row of each layer, run as `python train.py` to see the line alone on stderr
-AS_SUBPROCESS = [["optimizer.lr=-1"], ["trainer.precision=15"], ["data.input_length=0"], ["ckpt_path=garbage.ckpt"]]
+# Rows run as `python train.py`: a group option, a plugin setting (composed with -m), a folder
+COMMAND_LINE_AS_SUBPROCESS = [
+    ["model=foo"],
+    [*SEARCH, "hydra.sweeper.storage=bogus://db"],
+    ["hydra.run.dir=notafolder/run"],
+]
+# A value refused before Lightning is imported, and one after the run is built
+AS_SUBPROCESS = [["ckpt_path=garbage.ckpt"], ["optimizer.lr=-1"]]
 
 
 def param(args: list[str], expected: str):
@@ -154,7 +162,16 @@ def assert_nothing_trained_or_written(folder) -> None:
 
 
 @pytest.mark.parametrize("args, expected", [param(a, e) for a, e in COMMAND_LINE])
-def test_a_bad_command_line_is_refused_in_one_line_before_hydra_composes(tmp_path, args, expected):
+def test_a_bad_command_line_is_refused_in_one_line_before_hydra_starts(tmp_path, monkeypatch, args, expected):
+    monkeypatch.chdir(workspace(tmp_path))  # relative paths (a storage URL, a run folder) are the user's
+    message = bad_command_line(args, tmp_path)
+    assert message is not None and message.startswith(expected) and "\n" not in message, message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.ckpt", "notafolder"]  # nothing written
+
+
+@pytest.mark.parametrize("args", COMMAND_LINE_AS_SUBPROCESS, ids=" ".join)
+def test_python_train_py_prints_a_refused_command_line_alone_on_stderr(tmp_path, args):
+    (expected,) = [e for a, e in COMMAND_LINE if a == args]
     result = run_train(*args, cwd=workspace(tmp_path), check=False)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == expected + result.stderr[len(expected) :] and result.stderr.count("\n") == 1
@@ -198,13 +215,14 @@ def test_hydra_full_error_still_shows_the_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     env = {**subprocess_env(), "HYDRA_FULL_ERROR": "1"}
     result = subprocess.run(
-        [sys.executable, str(ROOT_DIR / "train.py"), *QUIET, "optimizer.lr=-1"],
-        cwd=tmp_path,
+        [sys.executable, str(ROOT_DIR / "train.py"), *QUIET, "ckpt_path=garbage.ckpt"],
+        cwd=workspace(tmp_path),
         env=env,
         capture_output=True,
         text=True,
     )
-    assert result.returncode != 0 and "Traceback" in result.stderr and "optimizer.lr: must lie in" in result.stderr
+    assert result.returncode != 0 and "Traceback" in result.stderr
+    assert "ckpt_path: garbage.ckpt is not a readable checkpoint" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,18 @@
 """eval.py: a trained model tested or asked for predictions from its checkpoint alone, writing only its own folder."""
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from src.config.compose import compose_config
+from src.config.compose import ROOT_DIR, compose_config
 from src.config.errors import ConfigError
 from src.evaluate import run_eval
-from tests.conftest import QUIET, TINY_RNN, run_train
+from tests.conftest import QUIET, TINY_RNN, run_train, subprocess_env
 from tests.helpers import read_scalars
 from tests.test_sharing import plant_malicious_checkpoint
 from train import train
@@ -106,9 +108,17 @@ def test_eval_refuses_files_this_project_did_not_write(tmp_path):
 def test_python_eval_py_prints_metrics_or_one_line(trained, tmp_path):
     result = run_train(f"ckpt_path={trained}", *QUIET, cwd=tmp_path, script="eval.py")
     assert "test/acc=" in result.stdout and list(tmp_path.glob("outputs/eval/*/*/eval.json"))
-    refused = run_train("ckpt_path=nowhere", *QUIET, cwd=tmp_path, script="eval.py", check=False)
+    # a mistyped path: refused in one line, before Lightning is even imported
+    code = (
+        "import atexit, runpy, sys; sys.argv = ['eval.py', 'ckpt_path=nowhere'];"
+        "atexit.register(lambda: print('lightning imported:', 'pytorch_lightning' in sys.modules));"
+        f"runpy.run_path({str(ROOT_DIR / 'eval.py')!r}, run_name='__main__')"
+    )
+    refused = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True
+    )
     assert refused.returncode == 2 and refused.stderr.startswith("ckpt_path: nowhere is neither a file nor a folder")
-    assert refused.stderr.count("\n") == 1
+    assert refused.stderr.count("\n") == 1 and refused.stdout.strip() == "lightning imported: False"
     (marked,) = [f for f in tmp_path.glob("outputs/eval/*/*/FAILED")]  # the refused eval's folder says so
     assert marked.read_text().startswith("refused before evaluating: ConfigError: ckpt_path: nowhere")
     helped = run_train("--help", cwd=tmp_path, script="eval.py")

@@ -10,14 +10,14 @@ from tests.conftest import QUIET, run_train
 from tests.helpers import read_scalars
 from train import train
 
-SHORT = ["trainer.max_epochs=1", "trainer.limit_val_batches=10", "trainer.limit_test_batches=30"]
+SHORT = ["trainer.max_epochs=1", "trainer.limit_val_batches=2", "trainer.limit_test_batches=10"]
 
 
 @pytest.mark.slow
 def test_cnn_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
-    train(make_cfg("model=cnn", "data=fashion_mnist", "trainer.limit_train_batches=40", *SHORT, *QUIET))
+    train(make_cfg("model=cnn", "data=fashion_mnist", "trainer.limit_train_batches=30", *SHORT, *QUIET))
     scalars = read_scalars(tmp_path / "run")
-    assert scalars["test/acc"][-1] >= 0.4  # chance is 0.1; ~0.6 after these 40 steps
+    assert scalars["test/acc"][-1] >= 0.4  # chance is 0.1; 0.58 to 0.70 after these 30 steps (seeds 0 to 3)
 
 
 def test_mlp_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
@@ -46,7 +46,9 @@ def test_cnn_trains_on_cifar10_read_from_its_real_file_format(make_cfg, tmp_path
             dataset,
             f"data.root={tmp_path / 'cifar'}",
             "data.val_size=20",
+            "data.batch_size=16",
             "trainer.max_epochs=2",
+            "trainer.limit_train_batches=2",  # the loading path is the point: a few steps of each epoch
             "module.channels_last=true",
             "data.augment=true",
             *QUIET,
@@ -76,6 +78,7 @@ def test_sgd_and_adam_sweep_writes_two_runs(tmp_path):
         "trainer.limit_train_batches=3",
         "trainer.limit_val_batches=2",
         "trainer.limit_test_batches=2",
+        "data.batch_size=8",
         *SHORT[:1],
         *QUIET,
         cwd=tmp_path,
@@ -97,6 +100,7 @@ def test_cnn_recipe_steps_its_cosine_schedule_each_epoch(make_cfg, tmp_path):
             "trainer.limit_train_batches=2",
             "trainer.limit_val_batches=1",
             "trainer.limit_test_batches=1",
+            "data.batch_size=8",  # the schedule is the point: small steps
             *QUIET,
         )
     )

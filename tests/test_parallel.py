@@ -30,33 +30,53 @@ def log_span(job_dir: Path) -> tuple[datetime, datetime]:
 
 
 @pytest.mark.slow
-def test_parallel_sweep_runs_jobs_at_once_with_the_serial_sweeps_outputs(tmp_path):
+def test_parallel_sweep_runs_jobs_at_once_with_the_serial_sweeps_outputs_and_one_mlflow_run_each(tmp_path):
+    """Two jobs at once, each with what a serial sweep's job leaves, and logging to MLflow too: into a
+    new store, which the launcher creates first (two jobs creating it at once would collide)."""
+    mlflow = pytest.importorskip("mlflow", reason="the optional extra (make install installs it)")
+    uri = f"sqlite:///{tmp_path / 'tracking.db'}"
     result = run_train(
         "-m",
         "launcher=parallel",
         "hydra.launcher.n_jobs=2",
-        "data.input_length=3,4,0,5",
-        "data.data_size=30000",  # jobs of a few seconds: longer than the two workers start apart
+        "data.input_length=3,5,0",  # the first two start together, each in its own worker; the third fails
         *TINY_SWEEP,
+        "logger=tensorboard_mlflow",
+        f"logger.mlflow.tracking_uri={uri}",
+        "logger.mlflow.log_model=true",
+        "trainer.log_every_n_steps=10",
         cwd=tmp_path,
         check=False,
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr  # one job failed, on purpose
     (root,) = (tmp_path / "multirun").glob("*/*")
     jobs = sorted(p.name for p in root.iterdir() if (p / ".hydra").is_dir())
-    assert jobs == [f"data.input_length={n}" for n in (0, 3, 4, 5)]
+    assert jobs == [f"data.input_length={n}" for n in (0, 3, 5)]
     for job in jobs[1:]:
         assert {"val/acc", "val/acc_best", "test/acc"} <= set(read_scalars(root / job))
         assert "val/acc" in hparams_metric_tags(root / job)
         assert (root / job / "COMPLETED").is_file() and (root / job / "checkpoints" / "last.ckpt").is_file()
     assert "data.input_length: must be an integer >= 1" in (root / "data.input_length=0" / "FAILED").read_text()
     statuses = [line.split("\t")[1] for line in (root / "summary.tsv").read_text().splitlines()[1:]]
-    assert sorted(statuses) == ["COMPLETED", "COMPLETED", "COMPLETED", "FAILED"]
+    assert sorted(statuses) == ["COMPLETED", "COMPLETED", "FAILED"]
     report = (root / "report" / "report.md").read_text()  # written once, by the launching process
-    assert "| data.input_length=0 | FAILED: ConfigError:" in report and report.count("| ok |") == 3
+    assert "| data.input_length=0 | FAILED: ConfigError:" in report and report.count("| ok |") == 2
     spans = sorted(log_span(root / job) for job in jobs[1:])
-    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))  # two jobs ran at once
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans  # two jobs ran at once
     assert "threads=1" in (root / "data.input_length=3" / "train.log").read_text()
+
+    # MLflow, read back with its own client: one experiment, a run per job that trained
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("lightning-hydra-experiments")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(run.info.run_name for run in runs) == ["data.input_length=3", "data.input_length=5"]
+    for run in runs:
+        length = run.info.run_name.split("=")[1]
+        assert run.data.params["data/input_length"] == length and run.data.params["model/_target_"]
+        assert run.data.params["provenance/versions/torch"]  # what produced it, beside its settings
+        assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 3  # one value per epoch
+        assert {"train/loss_step", "test/acc"} <= set(run.data.metrics)
+        assert client.list_artifacts(run.info.run_id)  # the best checkpoint, with log_model=true
 
 
 def test_threads_are_shared_between_concurrent_jobs(monkeypatch):
@@ -192,8 +212,9 @@ def test_sigterm_to_a_parallel_sweep_saves_its_jobs_lists_the_rest_and_the_print
     (command,) = [line.split("Continue the sweep with: ")[1] for line in output.splitlines() if "Continue the" in line]
     assert command.startswith("python train.py -m ") and command.endswith(" ckpt_path=auto")
 
-    # the printed command, as pasted (with a step limit just past the interrupts, to end soon)
-    args = shlex.split(command)[2:] + [f"trainer.max_steps={max(steps) + 30}"]
+    # the printed command, as pasted (with a step limit just past the interrupts, to end soon, and
+    # one worker, to spare the test machine's two cores)
+    args = shlex.split(command)[2:] + [f"trainer.max_steps={max(steps) + 30}", "hydra.launcher.n_jobs=1"]
     finished = run_train(*args, cwd=tmp_path, timeout=240)
     assert "Continue the sweep" not in finished.stdout + finished.stderr
     rows = [line.split("\t") for line in (sweep / "summary.tsv").read_text().splitlines()[1:]]

@@ -61,11 +61,11 @@ def wait_for(pattern: str, root: Path, process: subprocess.Popen, timeout: float
     raise AssertionError(f"no {pattern} after {timeout} s")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupted_run_saves_marks_and_resumes_to_the_uninterrupted_result(make_cfg, tmp_path, signum):
-    work = tmp_path / "work"
-    work.mkdir()
+def interrupt_run(work: Path, signum: int) -> tuple[Path, list[str]]:
+    """Start a run in ``work``, send it ``signum`` early in its epoch, check what it leaves.
+
+    Returns the run's folder and the arguments of the resume command it printed and marked.
+    """
     process = start_train(*LONG_EPOCH, cwd=work)
     wait_for("outputs/*/*/checkpoints/last.ckpt", work, process)  # written at step 50, early in the epoch
     process.send_signal(signum)
@@ -78,11 +78,28 @@ def test_interrupted_run_saves_marks_and_resumes_to_the_uninterrupted_result(mak
     assert 50 <= step < 1000  # stopped within the epoch, at a batch boundary
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == step
     command = marker[1]
-    assert f"Resume with: {command}" in out + err
+    assert f"Resume with: {command}" in out + err and "Traceback" not in err
+    assert command.startswith("python train.py ")
     args = shlex.split(command)[2:]  # after "python train.py": the run's own overrides and its ckpt_path
     (ckpt,) = OverridesParser.create().parse_overrides([a for a in args if a.startswith("ckpt_path=")])
     assert ckpt.value() == str(run_dir / "checkpoints" / "last.ckpt")
-    run_train(*args, cwd=work)
+    return run_dir, args
+
+
+@pytest.mark.slow
+def test_sigterm_saves_and_marks_a_run_as_ctrl_c_does(tmp_path):
+    """What a scheduler sends; the resume that follows is the same as after Ctrl-C (next test)."""
+    _, args = interrupt_run(tmp_path, signal.SIGTERM)
+    assert set(LONG_EPOCH) <= set(args)  # the run's own overrides, to be resumed as it was started
+
+
+@pytest.mark.slow
+def test_interrupted_run_saves_marks_and_resumes_to_the_uninterrupted_result(make_cfg, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    run_dir, args = interrupt_run(work, signal.SIGINT)  # Ctrl-C
+    train(make_cfg(*args, name="elsewhere"))  # the printed command, in this process: it goes on in run_dir
+    assert not (tmp_path / "elsewhere").exists()
     train(make_cfg(*LONG_EPOCH, name="whole"))
     resumed, whole = read_scalars(run_dir), read_scalars(tmp_path / "whole")
     for tag in ("val/acc", "val/loss", "test/acc", "test/loss"):
@@ -118,7 +135,9 @@ def test_a_diverging_run_fails_with_one_line_and_its_sweep_lists_it_failed(tmp_p
     assert diverged[0] == "FAILED" and "TrainingDiverged" in diverged[1] and fine[0] == "COMPLETED"
     report = (root / "report" / "report.md").read_text()
     row = next(line for line in report.splitlines() if "FAILED" in line)
+    assert row.startswith("| optimizer.lr=1000000000.0 | FAILED: TrainingDiverged: train/loss is not finite")
     assert [c.strip() for c in row.strip("|").split("|")][2:7] == [""] * 5  # no result reported from it
+    assert "2 job(s); 1 with results" in report
 
 
 def test_resume_with_other_settings_is_refused_and_leaves_the_run_untouched(make_cfg, tmp_path):

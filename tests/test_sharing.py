@@ -87,9 +87,9 @@ def test_a_resumed_run_writes_its_status_into_the_folder_it_continues(make_cfg, 
 
 
 @pytest.mark.slow
-def test_a_second_run_into_a_folder_that_holds_a_run_is_refused_unless_it_asks_to_overwrite(tmp_path):
+def test_a_second_run_into_a_folder_that_holds_a_run_is_refused_unless_it_asks_to_overwrite(make_cfg, tmp_path):
     args = [*TINY_RNN, "trainer.max_epochs=1", "hydra.run.dir=shared"]
-    run_train(*args, cwd=tmp_path)
+    train(make_cfg(*TINY_RNN, "trainer.max_epochs=1", name="shared"))  # a folder that holds a run
     before = sorted(p.name for p in (tmp_path / "shared" / "checkpoints").iterdir())
     refused = run_train(*args, "seed=7", cwd=tmp_path, check=False)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1

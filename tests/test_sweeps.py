@@ -22,41 +22,33 @@ def sweep_dir(cwd: Path) -> Path:
     return found
 
 
-def test_length_sweep_writes_one_tensorboard_run_per_length_named_by_its_override(tmp_path):
-    run_train("-m", "data.input_length=3,5", *TINY_SWEEP, cwd=tmp_path)
+def test_length_sweep_writes_one_tensorboard_run_per_length_and_a_failing_job_stops_no_other(tmp_path):
+    result = run_train("-m", "data.input_length=3,0,5", *TINY_SWEEP, cwd=tmp_path, check=False)
+    assert result.returncode != 0  # the sweep says one job failed ...
     root = sweep_dir(tmp_path)
     jobs = sorted(p.name for p in root.iterdir() if (p / ".hydra").is_dir())
-    assert jobs == ["data.input_length=3", "data.input_length=5"]
-    for job in jobs:
+    assert jobs == ["data.input_length=0", "data.input_length=3", "data.input_length=5"]
+    good = jobs[1:]  # ... and the jobs after it ran: one TensorBoard run each, named by its override
+    for job in good:
         scalars = read_scalars(root / job)
         assert {"val/acc", "val/acc_best", "test/acc"} <= set(scalars)
         assert {"val/acc", "val/acc_best", "test/acc"} <= set(hparams_metric_tags(root / job))
-        assert (root / job / "checkpoints" / "last.ckpt").is_file()
-    assert "COMPLETED" in (root / "summary.tsv").read_text()
-    report = (root / "report" / "report.md").read_text()  # written when the sweep ends
-    for job in jobs:
-        row = next(line for line in report.splitlines() if line.startswith(f"| {job} |"))
-        scalars = read_scalars(root / job)
-        assert f"| {scalars['val/acc_best'][-1]:.4f} |" in row and f"| {scalars['test/acc'][-1]:.4f} |" in row
-    assert (root / "report" / "length_sweep.png").is_file() and "## Accuracy against input length" in report
-
-
-def test_a_failing_job_does_not_stop_the_others_and_is_reported_at_the_end(tmp_path):
-    result = run_train("-m", "data.input_length=0,3", *TINY_SWEEP, cwd=tmp_path, check=False)
-    assert result.returncode != 0
-    # logged as it fails, with the job's overrides and the error's one line
+        assert (root / job / "checkpoints" / "last.ckpt").is_file() and not (root / job / "FAILED").exists()
+    # the failure is logged as it happens, with the job's overrides and the error's one line
     (logged,) = [line for line in result.stdout.splitlines() if "job FAILED (data.input_length=0 " in line]
     assert logged.endswith("): ConfigError: data.input_length: must be an integer >= 1, got 0")
     assert "Traceback" not in result.stderr
-    root = sweep_dir(tmp_path)
-    failed, good = root / "data.input_length=0", root / "data.input_length=3"
-    assert "data.input_length: must be an integer >= 1" in (failed / "FAILED").read_text()
-    assert not (good / "FAILED").exists() and read_scalars(good)["test/acc"]
+    assert "data.input_length: must be an integer >= 1" in (root / "data.input_length=0" / "FAILED").read_text()
     summary = (root / "summary.tsv").read_text()
-    assert "FAILED" in summary and "COMPLETED" in summary
-    report = (root / "report" / "report.md").read_text()  # still written, the failure listed
+    assert summary.count("COMPLETED") == 2 and summary.count("FAILED") == 1
+    report = (root / "report" / "report.md").read_text()  # written when the sweep ends, the failure listed
     assert "| data.input_length=0 | FAILED: ConfigError: data.input_length: must be" in report
-    assert "| data.input_length=3 | ok |" in report
+    for job in good:
+        row = next(line for line in report.splitlines() if line.startswith(f"| {job} |"))
+        scalars = read_scalars(root / job)
+        assert "| ok |" in row
+        assert f"| {scalars['val/acc_best'][-1]:.4f} |" in row and f"| {scalars['test/acc'][-1]:.4f} |" in row
+    assert (root / "report" / "length_sweep.png").is_file() and "## Accuracy against input length" in report
 
 
 def test_palindrome_lengths_preset_declares_the_3_to_19_sweep(tmp_path):
