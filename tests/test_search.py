@@ -46,7 +46,6 @@ def test_a_search_stores_its_study_and_the_same_command_continues_it(tmp_path):
 LONG_SEARCH = [
     "-m",
     "hparams_search=palindrome_long",
-    "hydra.sweeper.n_trials=2",
     "data.input_length=6",
     "data.data_size=1000",
     "trainer.max_epochs=4",
@@ -63,7 +62,7 @@ def test_a_pruned_trial_stops_after_the_validation_the_pruner_judged_and_is_list
         "callbacks.optuna_pruning.pruner.n_warmup_steps=1",
         "+callbacks.optuna_pruning.pruner.lower=1.01",
     ]
-    run_train(*LONG_SEARCH, *pruner, cwd=tmp_path)
+    run_train(*LONG_SEARCH, "hydra.sweeper.n_trials=2", *pruner, cwd=tmp_path)
     root = tmp_path / "search"
     study = optuna.load_study(study_name="palindrome_long", storage=f"sqlite:///{root / 'optuna.db'}")
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 2  # the sweeper tells each its result
@@ -83,9 +82,12 @@ def test_a_pruned_trial_stops_after_the_validation_the_pruner_judged_and_is_list
 
 
 def test_without_a_pruner_verdict_a_trial_reports_every_validation_to_its_own_trial(tmp_path):
-    run_train(*LONG_SEARCH, "callbacks.optuna_pruning.pruner.n_startup_trials=5", cwd=tmp_path)
+    run_train(
+        *LONG_SEARCH, "hydra.sweeper.n_trials=1", "callbacks.optuna_pruning.pruner.n_startup_trials=5", cwd=tmp_path
+    )
     root = tmp_path / "search"
     study = optuna.load_study(study_name="palindrome_long", storage=f"sqlite:///{root / 'optuna.db'}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
     for trial in study.trials:
         assert "pruned_at_epoch" not in trial.user_attrs
         (job,) = root.glob(f"*_trial{trial.number}")  # a new study: trial number = job number
