@@ -5,7 +5,9 @@
 module, a callback) changes anything process-wide. Torch-free.
 """
 
+import atexit
 import ctypes
+import gc
 import logging
 import os
 import platform
@@ -67,6 +69,26 @@ def skip_gpu_probes() -> bool:
     return True
 
 
+_QUICK_EXIT: list[bool] = []  # whether this process has registered its exit-time freeze
+
+
+def skip_final_collections() -> bool:
+    """End the process without Python's last garbage collections over everything still alive.
+
+    As the interpreter shuts down it clears every module and collects garbage again and again,
+    walking each of the objects torch, Lightning and their imports made: 1.3 s of the 1.6 s a
+    process that imported Lightning takes to end, on a 2-core CPU (a sweep's launcher waits that
+    long for each parallel worker too). An exit handler moves every object still alive into the
+    collector's permanent generation (``gc.freeze``), which those collections skip. Only the end
+    changes: the other exit handlers (the sweep's summary and report, log flushing) still run,
+    files still close, and until the exit garbage is collected as always. Registered once.
+    """
+    if not _QUICK_EXIT:
+        atexit.register(gc.freeze)
+        _QUICK_EXIT.append(True)
+    return True
+
+
 # Exact texts: anything Lightning or torch says beyond these still reaches the user.
 NOISE_LOG_PREFIXES = (
     "💡 Tip: For seamless cloud",  # Lightning's adverts for its cloud logger and checkpoint services
@@ -98,18 +120,22 @@ def silence_known_noise() -> None:
         warnings.filterwarnings("ignore", message=message)
 
 
-def configure_process(keep_freed_memory: bool = True, skip_nvml_probe: bool = True, quiet: bool = True) -> dict:
+def configure_process(
+    keep_freed_memory: bool = True, skip_nvml_probe: bool = True, quiet: bool = True, quick_exit: bool = True
+) -> dict:
     """Apply the process-wide settings that are switched on; returns which of them took effect."""
     for key, value in (
         ("keep_freed_memory", keep_freed_memory),
         ("skip_nvml_probe", skip_nvml_probe),
         ("quiet", quiet),
+        ("quick_exit", quick_exit),
     ):
         check_bool(f"process.{key}", value)
     applied = {
         "keep_freed_memory": keep_freed_memory and keep_freed_blocks(),
         "skip_nvml_probe": skip_nvml_probe and skip_gpu_probes(),
         "quiet": quiet,
+        "quick_exit": quick_exit and skip_final_collections(),
     }
     if quiet:
         silence_known_noise()

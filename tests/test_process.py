@@ -109,9 +109,27 @@ def test_each_process_setting_has_an_off_switch_and_build_run_changes_nothing_pr
     monkeypatch.setattr(process, "has_nvidia_devices", lambda: False)
     build_run(compose_config(["data.data_size=200", "trainer=cpu"], tmp_path))
     assert process.NVML_CHECK in process.os.environ  # the builder is a library function: it leaves the process be
-    off = configure_process(keep_freed_memory=False, skip_nvml_probe=False, quiet=False)
-    assert off == {"keep_freed_memory": False, "skip_nvml_probe": False, "quiet": False}
+    off = configure_process(keep_freed_memory=False, skip_nvml_probe=False, quiet=False, quick_exit=False)
+    assert off == {"keep_freed_memory": False, "skip_nvml_probe": False, "quiet": False, "quick_exit": False}
     assert process.NVML_CHECK in process.os.environ
     assert configure_process()["skip_nvml_probe"] is True and process.NVML_CHECK not in process.os.environ
     with pytest.raises(ConfigError, match="process.quiet: must be true or false"):
         configure_process(quiet="yes")
+
+
+# Prints, as the process ends, whether its objects were frozen by then: registered first, it runs last.
+FROZEN_AT_EXIT = """
+import atexit, gc, sys
+atexit.register(lambda: print("frozen:", gc.get_freeze_count() > 0))
+from src.process import configure_process
+configure_process(keep_freed_memory=False, skip_nvml_probe=False, quick_exit=sys.argv[1] == "on")
+print("running:", gc.get_freeze_count() > 0)
+"""
+
+
+@pytest.mark.parametrize("switch, frozen", [("on", "True"), ("off", "False")])
+def test_quick_exit_freezes_the_objects_left_as_the_process_ends_and_only_then(switch, frozen):
+    out = subprocess.run(
+        [sys.executable, "-c", FROZEN_AT_EXIT, switch], cwd=ROOT_DIR, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["running:", "False", "frozen:", frozen]  # collections as usual until the end
