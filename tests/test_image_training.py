@@ -15,9 +15,10 @@ SHORT = ["trainer.max_epochs=1", "trainer.limit_val_batches=2", "trainer.limit_t
 
 @pytest.mark.slow
 def test_cnn_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
-    train(make_cfg("model=cnn", "data=fashion_mnist", "trainer.limit_train_batches=30", *SHORT, *QUIET))
+    steps = ["data.batch_size=16", "trainer.limit_train_batches=40", "trainer.limit_test_batches=20"]  # 320 tested
+    train(make_cfg("model=cnn", "data=fashion_mnist", *steps, *SHORT[:2], *QUIET))
     scalars = read_scalars(tmp_path / "run")
-    assert scalars["test/acc"][-1] >= 0.4  # chance is 0.1; 0.58 to 0.70 after these 30 steps (seeds 0 to 3)
+    assert scalars["test/acc"][-1] >= 0.4  # chance is 0.1; 0.63 to 0.74 after these 40 steps (seeds 0 to 3)
 
 
 def test_mlp_learns_fashion_mnist_well_above_chance(make_cfg, tmp_path):
