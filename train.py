@@ -97,10 +97,8 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
     from src.run.confusion import write_confusion
     from src.run.resume import check_weights_fit
 
-    stops = [
-        GracefulInterrupt(cfg.paths.output_dir, resume_command()),
-        TimeLimit(cfg.paths.output_dir, resume_command()),
-    ]
+    command = resume_command()
+    stops = [GracefulInterrupt(cfg.paths.output_dir, command), TimeLimit(cfg.paths.output_dir, command)]
     run = build_run(cfg, extra_callbacks=stops)
     trainer = run.trainer
     if ckpt_path:

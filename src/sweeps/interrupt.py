@@ -83,7 +83,8 @@ def stop_running_jobs(sweep_dir: str | Path, grace_seconds: float) -> int:
     left = pids
     while left and time.monotonic() < deadline:
         time.sleep(0.2)
-        left = [pid for pid in left if pid in running_jobs(sweep_dir)]
+        still = set(running_jobs(sweep_dir))  # one look at the locks a poll
+        left = [pid for pid in left if pid in still]
     for pid in left:
         log.warning("the job in process %d did not stop within %g s: ending it", pid, grace_seconds)
         _signal(pid, HARD_KILL)
