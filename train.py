@@ -40,18 +40,34 @@ def storage_problem(error: OSError) -> str:
 
 
 def resume_command() -> str:
-    """``python train.py OVERRIDES``: this run's command line, without its ckpt_path."""
+    """``python train.py OVERRIDES``: this run's command line, without its ckpt_path, as a single run.
+
+    A sweep's job leaves out what only a sweep takes (``launcher=``, ``hparams_search=``): the job's
+    own values are in its overrides, and the command resumes that one job."""
+    from src.config.command_line import SWEEP_ONLY
+
     try:
-        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
+        task = HydraConfig.get().overrides.task
     except ValueError:  # not launched by Hydra (a test composing the config): no command line to repeat
-        overrides = []
+        task = []
+    overrides = [o for o in task if o.split("=", 1)[0].lstrip("~+") not in (*SWEEP_ONLY, "ckpt_path")]
     return shlex.join(["python", "train.py", *overrides])
 
 
-def best_checkpoint(trainer) -> str:
-    """The path of the best checkpoint by the monitored metric ('' when none was saved)."""
+def best_checkpoint(trainer, run_dir: str | Path) -> str:
+    """The path of the best checkpoint by the monitored metric, if it is a file inside ``run_dir`` ('' if not).
+
+    A resumed checkpoint carries the path its run stored; one copied from elsewhere can name another
+    run's file (``src.callbacks.run_config`` drops such paths on loading; this is the last guard)."""
     ranked = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
-    return ranked[0].best_model_path if ranked else ""
+    best = ranked[0].best_model_path if ranked else ""
+    if not best:
+        return ""
+    path, folder = Path(best).resolve(), Path(run_dir).resolve()
+    if folder not in path.parents or not path.is_file():
+        log.warning("The best checkpoint %s is not a file of this run's folder: testing the final weights", best)
+        return ""
+    return best
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -94,6 +110,7 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
     from src.build import build_run
     from src.callbacks.safety import GracefulInterrupt, TimeLimit, check_time_left
     from src.metric_tags import STEP_TAGS
+    from src.run.boundary import write_boundary
     from src.run.confusion import write_confusion
     from src.run.resume import check_weights_fit
 
@@ -109,15 +126,17 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
     trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if cfg.test_after_fit:
-        best = best_checkpoint(trainer)
+        best = best_checkpoint(trainer, cfg.paths.output_dir)
         test_ckpt = best if cfg.test_ckpt == "best" and best else None  # None: the weights in hand
         if cfg.test_ckpt == "best" and not best:
-            log.warning("No best checkpoint was saved (no validation ran): testing the final weights")
+            log.warning("No best checkpoint of this run was saved (no validation ran): testing the final weights")
         trainer.test(run.module, datamodule=run.datamodule, ckpt_path=test_ckpt, verbose=False)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
         names, matrix = getattr(run.datamodule, "class_names", None), getattr(run.module, "test_confusion_matrix", None)
         if names and matrix is not None and trainer.is_global_zero:  # an image run: the report draws it
             write_confusion(cfg.paths.output_dir, matrix.tolist(), list(names))
+        if trainer.is_global_zero:  # points in a plane: the report draws the boundary from these arrays
+            write_boundary(cfg.paths.output_dir, run.module, run.datamodule)
     output_dir = Path(cfg.paths.output_dir)
     final = {k: v for k, v in sorted(metrics.items()) if k not in STEP_TAGS}
     log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in final.items()))
@@ -153,17 +172,19 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(error.exit_code)
 
 
-def claim_run_folder_or_exit():
-    """The folder a run names (``hydra.run.dir``), locked before Hydra writes into it; one line if it cannot be."""
+def claim_output_folder_or_exit():
+    """The folder a run or a sweep names (``hydra.run.dir``, ``hydra.sweep.dir``), locked before Hydra
+    writes into it; one line if it cannot be."""
     from src.run.folder import claim_run_folder
+    from src.sweeps.folder import claim_sweep_folder
 
     try:
-        return claim_run_folder(sys.argv[1:], Path.cwd())
+        return claim_run_folder(sys.argv[1:], Path.cwd()) or claim_sweep_folder(sys.argv[1:], Path.cwd())
     except ConfigError as error:
         refuse(str(error))
 
 
 if __name__ == "__main__":
     exit_on_bad_command_line()  # before Hydra composes: no torch, well under a second
-    run_folder_lock = claim_run_folder_or_exit()  # held while the run goes on
+    output_folder_lock = claim_output_folder_or_exit()  # held while the run or the sweep goes on
     main()

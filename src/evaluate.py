@@ -19,6 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from src.config.errors import ConfigError, first_line
+from src.config.targets import allowed_targets, check_tree
 from src.run.provenance import now, provenance
 from src.run.resume import RUN_ROOTS, check_weights_fit, latest_checkpoint, read_checkpoint
 from src.run.settings import RESUME_FREE, TREE_KEY, differences, flatten
@@ -55,8 +56,10 @@ def find_checkpoint(ckpt_path: Any, root_dir: str | Path) -> Path:
     return path
 
 
-def saved_settings(path: Path) -> dict[str, Any]:
-    """The settings tree a checkpoint of this project carries; anything else is refused in one line."""
+def saved_settings(path: Path, cfg: DictConfig) -> dict[str, Any]:
+    """The settings tree a checkpoint of this project carries, checked: every group eval rebuilds is there,
+    and every class it names is one the config composed here (``cfg``) names in the same place
+    (``src.config.targets``). Anything else is refused in one line, before anything is imported."""
     checkpoint = read_checkpoint(path)
     tree = checkpoint.get(TREE_KEY)
     if not isinstance(tree, dict):
@@ -65,6 +68,14 @@ def saved_settings(path: Path) -> dict[str, Any]:
             f"{path} carries no run settings: it was not written by this project's train.py "
             "(or by a version before eval.py); eval rebuilds the run from them",
         )
+    missing = [key for key in (*FROM_CHECKPOINT, "data") if key not in tree]
+    if missing or not all(isinstance(tree[key], dict) for key in ("model", "data", "optimizer", "module")):
+        raise ConfigError(
+            "ckpt_path",
+            f"{path} carries incomplete run settings (missing or not a group: "
+            f"{', '.join(missing) or 'model, data, optimizer or module'}); eval rebuilds the run from them",
+        )
+    check_tree(tree, allowed_targets(cfg), str(path))
     return tree
 
 
@@ -162,7 +173,7 @@ def run_eval(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
     check_choice("split", cfg.split, SPLITS)
     check_int("top_k", cfg.top_k)
     ckpt = find_checkpoint(cfg.ckpt_path, cfg.paths.root_dir)
-    cfg = eval_config(cfg, saved_settings(ckpt), overrides)
+    cfg = eval_config(cfg, saved_settings(ckpt, cfg), overrides)
     cfg.ckpt_path = None  # eval loads the weights itself; nothing resumes
 
     # Lightning is imported once the checkpoint is known good: a mistyped ckpt_path is refused at once

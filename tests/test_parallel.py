@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from src.config.command_line import bad_command_line
 from src.config.compose import ROOT_DIR
 from src.sweeps.placement import claim_gpu
 from src.trainer import devices
@@ -188,8 +189,13 @@ def test_killing_a_parallel_sweeps_launcher_stops_its_workers_with_their_checkpo
         time.sleep(0.2)
     assert not [pid for pid in workers if alive(pid)], "workers outlived their sweep"
     for job in tmp_path.glob("multirun/*/*/data.input_length=*"):
-        assert (job / "INTERRUPTED").read_text().startswith("SIGTERM at step ")  # saved and marked, then stopped
+        marker = (job / "INTERRUPTED").read_text()
+        assert marker.startswith("SIGTERM at step ")  # saved and marked, then stopped
         torch.load(job / "checkpoints" / "last.ckpt", weights_only=True)  # whole
+        (command,) = [line for line in marker.splitlines() if line.startswith("python train.py ")]
+        words = shlex.split(command)[2:]  # as pasted: a single run of the job, from its last.ckpt
+        assert "launcher=" not in command and f"ckpt_path='{job}/checkpoints/last.ckpt'" in words
+        assert bad_command_line(words, tmp_path) is None
 
 
 @pytest.mark.slow

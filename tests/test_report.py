@@ -122,16 +122,20 @@ def test_the_report_of_every_kind_of_folder_a_run_leaves_is_written_or_refused_i
 
 @pytest.mark.slow
 def test_the_decision_boundary_of_a_network_that_learned_moons_separates_the_classes(make_cfg, tmp_path):
-    from src.report.model_figures import load_trained, plot_boundaries
+    from src.build import build_run
+    from src.report.model_figures import plot_boundaries
+    from src.run.boundary import agreement, boundary, read_boundary
 
     learns = ["model=mlp", "data=moons", "data.mode=stochastic", "optimizer=adam", "optimizer.lr=0.01"]
     train(make_cfg(*learns, "trainer.max_epochs=15", "callbacks.early_stopping=null", *TINY_RNN[:3]))
-    figure, agreements = plot_boundaries({"moons | mlp": load_trained(tmp_path / "run")}, tmp_path / "b.png")
+    saved = read_boundary(tmp_path / "run")  # computed by the run itself, after its final test
+    figure, agreements = plot_boundaries({"moons | mlp": saved}, tmp_path / "b.png")
     assert agreements["moons | mlp"] > 0.8 and figure.stat().st_size > 5000  # test points on their class's side
-    untrained = load_trained(tmp_path / "run")
-    for parameter in untrained[0].parameters():
+    untrained = build_run(make_cfg(*learns, *TINY_RNN[:3], name="untrained")).module
+    for parameter in untrained.parameters():
         torch.nn.init.zeros_(parameter)  # predicts one class everywhere: about half the points on their side
-    assert plot_boundaries({"moons | mlp": untrained}, tmp_path / "z.png")[1]["moons | mlp"] < 0.6
+    xs, ys, classes = boundary(untrained, saved["points"])
+    assert agreement(xs, ys, classes, saved["points"], saved["labels"]) < 0.6
 
 
 def test_the_numpy_mlp_gets_its_decision_boundary_too(make_cfg, tmp_path):

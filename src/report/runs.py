@@ -66,21 +66,45 @@ class Run:
         return self.overrides.get(key, self.choices.get(key))
 
 
+def plain_yaml(path: Path):
+    """A YAML file of a run folder as plain values: an interpolation in it (``${oc.env:...}``) stays text."""
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+
+
 def read_scalars(path: Path) -> dict[str, list[tuple[int, float]]]:
-    events = EventAccumulator(str(path), size_guidance={SCALARS: 0})
-    events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()[SCALARS]}
+    """Every scalar the run's TensorBoard event files hold, per tag, in the order the files were written.
+
+    TensorBoard's own folder reader goes through files in name order, and a name ends in a counter
+    of the process (``...99`` sorts after ``...100``): a resumed run's or a test phase's file can be
+    read first. So each file is read alone, ordered by the time of its first event.
+    """
+    files = []
+    for file in path.glob("events.out.tfevents.*"):
+        events = EventAccumulator(str(file), size_guidance={SCALARS: 0})
+        events.Reload()
+        series = {tag: events.Scalars(tag) for tag in events.Tags()[SCALARS]}
+        try:
+            first = events.FirstEventTimestamp()  # the file's own first record: when it was created
+        except ValueError:  # an empty file
+            first = file.stat().st_mtime
+        files.append((first, file.name, series))
+    scalars: dict[str, list[tuple[int, float]]] = {}
+    for _, _, series in sorted(files, key=lambda item: item[:2]):
+        for tag, points in series.items():
+            scalars.setdefault(tag, []).extend((e.step, e.value) for e in points)
+    return scalars
 
 
 def read_run(path: Path) -> Run:
     """A run folder as far as it can be read: an unreadable part makes the run FAILED, never an error."""
     run = Run(path, {}, {})
     try:
-        overrides = OmegaConf.load(path / ".hydra" / "overrides.yaml")
-        run.overrides = dict(str(o).split("=", 1) for o in overrides if "=" in str(o))
+        overrides = plain_yaml(path / ".hydra" / "overrides.yaml")
+        run.overrides = dict(str(o).split("=", 1) for o in overrides or [] if "=" in str(o))
         hydra = path / ".hydra" / "hydra.yaml"
         if hydra.exists():
-            run.choices = {k: str(v) for k, v in OmegaConf.load(hydra).hydra.runtime.choices.items()}
+            choices = plain_yaml(hydra)["hydra"]["runtime"]["choices"]
+            run.choices = {str(k): str(v) for k, v in choices.items()}
         if (path / FAILED_MARKER).exists():
             run.error = (path / FAILED_MARKER).read_text().strip() or "failed"
         if (path / INTERRUPTED_MARKER).exists():

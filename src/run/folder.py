@@ -19,15 +19,57 @@ from src.config.errors import ConfigError
 LOCK_NAME = ".lock"
 OWNER_NAME = ".lock.owner"
 _HELD: dict[Path, FileLock] = {}  # the folders this process holds: a lock is taken once per process
+# What a run (train.py, eval.py, its loggers and the report) writes into its folder: all that
+# overwrite=true removes. Anything else in the folder is the user's and stays.
+RUN_NAMES = (
+    ".hydra", "checkpoints", "report", "train.log", "eval.log", "hparams.yaml", "metrics.csv", "provenance.json",
+    "eval.json", "test_confusion.json", "decision_boundary.npz", "COMPLETED", "FAILED", "INTERRUPTED", "PRUNED",
+    "TIME_LIMIT",
+)  # fmt: skip
+RUN_PATTERNS = ("events.out.tfevents.*",)
 
 
 def holds_a_run(run_dir: Path) -> bool:
-    """Whether a run has already written into ``run_dir`` (its config, logs or checkpoints)."""
+    """Whether anything but the lock is in ``run_dir`` (a run's config, logs or checkpoints, or other files)."""
     return run_dir.is_dir() and any(p.name not in (LOCK_NAME, OWNER_NAME) for p in run_dir.iterdir())
 
 
-def lock_run_folder(run_dir: str | Path, key: str) -> FileLock:
-    """Take ``run_dir``'s lock for this process's lifetime, or raise a ConfigError naming ``key`` and the holder."""
+def is_run_folder(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is recognizably a run's folder: Hydra's record of a run's config and overrides,
+    or the provenance record every run of this project writes when fitting starts."""
+    hydra = (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / ".hydra" / "overrides.yaml").is_file()
+    return hydra or (run_dir / "provenance.json").is_file()
+
+
+def not_to_empty(run_dir: Path, cwd: Path) -> str | None:
+    """Why ``run_dir`` must never be emptied (the current folder, a parent of it, a home folder, a git
+    checkout, a folder that is no run's), or None."""
+    run_dir, cwd, home = run_dir.resolve(), cwd.resolve(), Path.home().resolve()
+    if run_dir == cwd or run_dir in cwd.parents:
+        return "is the current folder or a parent of it"
+    if run_dir == home or run_dir in home.parents:
+        return "is a home folder or a parent of one"
+    if (run_dir / ".git").exists():
+        return "is a git checkout"
+    if not is_run_folder(run_dir):
+        return "is not a run's folder (it has neither .hydra/ nor provenance.json)"
+    return None
+
+
+def written_by_a_run(path: Path) -> bool:
+    return path.name in RUN_NAMES or any(path.match(pattern) for pattern in RUN_PATTERNS)
+
+
+def empty_run_folder(run_dir: Path) -> None:
+    """Remove what a run wrote into ``run_dir`` (``RUN_NAMES``, ``RUN_PATTERNS``); the rest stays."""
+    for path in run_dir.iterdir():
+        if written_by_a_run(path):
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def lock_run_folder(run_dir: str | Path, key: str, what: str = "run") -> FileLock:
+    """Take ``run_dir``'s lock for this process's lifetime, or raise a ConfigError naming ``key`` and the holder
+    (``what`` holds such a folder: a run, or a sweep)."""
     run_dir = Path(run_dir).resolve()
     if run_dir in _HELD:
         return _HELD[run_dir]
@@ -38,7 +80,7 @@ def lock_run_folder(run_dir: str | Path, key: str) -> FileLock:
     except Timeout:
         owner = (run_dir / OWNER_NAME).read_text().strip() if (run_dir / OWNER_NAME).exists() else "another process"
         raise ConfigError(
-            key, f"{run_dir} is in use by a run that is still going ({owner}); give this run another folder"
+            key, f"{run_dir} is in use by a {what} that is still going ({owner}); give this {what} another folder"
         ) from None
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     (run_dir / OWNER_NAME).write_text(f"pid {os.getpid()}, started {started}\n")
@@ -51,10 +93,21 @@ def release_run_folder(run_dir: str | Path) -> None:
         lock.release()
 
 
-def claim_new_run_folder(run_dir: str | Path, key: str, overwrite: bool, resuming: bool) -> FileLock:
-    """Lock ``run_dir`` for a new run: refused when another run holds it, or when an earlier run's
-    results are in it, unless this run resumes (``ckpt_path``) or ``overwrite`` empties it first."""
-    run_dir = Path(run_dir)
+def claim_new_run_folder(
+    run_dir: str | Path, key: str, overwrite: bool, resuming: bool, cwd: str | Path | None = None
+) -> FileLock:
+    """Lock ``run_dir`` for a new run: refused when another run holds it, or when anything is in it,
+    unless this run resumes (``ckpt_path``) or ``overwrite`` empties an earlier run's folder first.
+
+    ``overwrite`` removes only what a run writes, and only from a folder that is recognizably a run's:
+    never the current folder, a parent of it, a home folder or a git checkout (refused, untouched).
+    """
+    run_dir, cwd = Path(run_dir), Path.cwd() if cwd is None else Path(cwd)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(key, f"{run_dir} is a file, not a folder; give a folder for the run's outputs")
+    if holds_a_run(run_dir) and not resuming and (reason := not_to_empty(run_dir, cwd)) is not None:
+        what = "overwrite=true empties only an earlier run's folder" if overwrite else "it is not empty"
+        raise ConfigError(key, f"{run_dir} {reason}, and {what}: nothing was touched; give a new or empty folder")
     lock = lock_run_folder(run_dir, key)
     if holds_a_run(run_dir) and not resuming:
         if not overwrite:
@@ -64,9 +117,7 @@ def claim_new_run_folder(run_dir: str | Path, key: str, overwrite: bool, resumin
                 f"{run_dir} already holds a run; resume it with ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}, "
                 "give another folder, or add overwrite=true to empty it first",
             )
-        for path in run_dir.iterdir():
-            if path.name not in (LOCK_NAME, OWNER_NAME):
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        empty_run_folder(run_dir)
     return lock
 
 
@@ -89,4 +140,4 @@ def claim_run_folder(argv: list[str], cwd: Path):
         return None
     folder = Path(run_dir) if Path(run_dir).is_absolute() else cwd / run_dir
     resuming = values.get("ckpt_path") is not None
-    return claim_new_run_folder(folder, "hydra.run.dir", values.get("overwrite") is True, resuming)
+    return claim_new_run_folder(folder, "hydra.run.dir", values.get("overwrite") is True, resuming, cwd)

@@ -31,10 +31,17 @@ def _git(*args: str) -> str | None:
 
 
 def git_state() -> dict[str, Any]:
-    """The checkout's commit, whether its tree differs from it, and the difference if it is small."""
+    """The checkout's commit, whether its tree differs from it, and the difference if it is small.
+
+    Only a repository whose top folder is this project's own (``CODE_DIR``) counts: a copy of the
+    project without ``.git`` that lies inside another repository records no commit, not that one's.
+    """
+    top = _git("rev-parse", "--show-toplevel")
+    if top is None or Path(top.strip()).resolve() != CODE_DIR:
+        return {"commit": None, "note": "not run from a git checkout of this project (or git is not installed)"}
     commit = _git("rev-parse", "HEAD")
     if commit is None:
-        return {"commit": None, "note": "not run from a git checkout (or git is not installed)"}
+        return {"commit": None, "note": "a git checkout without a commit"}
     status = _git("status", "--porcelain", "--untracked-files=no") or ""
     state: dict[str, Any] = {"commit": commit.strip(), "dirty": bool(status.strip())}
     if state["dirty"]:

@@ -87,7 +87,7 @@ def write_summary(sweep_dir: Path, planned: list[list[str]] | int | None = None)
     rows, started = [], set()
     for overrides_file in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
         job_dir = overrides_file.parents[1]
-        overrides = list(OmegaConf.load(overrides_file))
+        overrides = [str(o) for o in OmegaConf.to_container(OmegaConf.load(overrides_file), resolve=False)]
         started.add(tuple(overrides))
         rows.append((" ".join(overrides) or "(no overrides)", *job_status(job_dir)))
     if isinstance(planned, list):

@@ -1,0 +1,110 @@
+"""Which classes a settings tree read from a file may name: only those this machine's own config names.
+
+A checkpoint carries its run's settings as plain values (``run_config_tree``); eval.py rebuilds
+the run from them with Hydra's ``instantiate``, which imports and calls whatever a ``_target_``
+says. A file someone else wrote could name any importable function there. So each ``_target_``
+in such a tree must be one that the config composed here (``conf/`` and the command line) names
+in the same place: under the same top-level key (``model``, ``data``, ``module``, ``optimizer``).
+A user's own module is allowed because their ``conf/model/mine.yaml`` names it. Strings that
+OmegaConf would resolve (``${oc.env:SECRET}``) are refused too: a file's value stays a value.
+
+Torch-free; ``conf/`` is read as plain YAML (no interpolation is resolved).
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import OmegaConf
+
+from src.config.compose import CONF_DIR
+from src.config.errors import ConfigError
+
+TARGET = "_target_"
+GLOBAL_PACKAGE = "_global_"
+
+
+def targets_in(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every ``(key path, value)`` of a ``_target_`` in a nested tree of dicts and lists."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == TARGET:
+                yield path, value
+            else:
+                yield from targets_in(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from targets_in(value, (*path, str(index)))
+
+
+def package_of(path: Path, conf_dir: Path) -> tuple[str, ...]:
+    """Where a config file's keys land: its ``# @package`` line, else its group (``conf/data/x.yaml`` -> data)."""
+    for line in path.read_text(errors="replace").splitlines()[:5]:
+        if line.startswith("# @package"):
+            package = line.split("@package", 1)[1].strip()
+            return () if package == GLOBAL_PACKAGE else tuple(package.split("."))
+    return path.parent.relative_to(conf_dir).parts
+
+
+def conf_targets(conf_dir: Path = CONF_DIR) -> dict[str, set[str]]:
+    """``{"model": {"src.networks.rnn.VanillaRNN", ...}, "data": {...}, ...}``: the classes each top-level
+    key of any config file under ``conf_dir`` names (Hydra's own settings left out)."""
+    allowed: dict[str, set[str]] = {}
+    for path in sorted(conf_dir.rglob("*.yaml")):
+        if path.relative_to(conf_dir).parts[0] == "hydra":
+            continue
+        try:
+            content = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):  # an unreadable file names nothing (composing it reports it)
+            continue
+        package = package_of(path, conf_dir)
+        for where, target in targets_in(content):
+            full = (*package, *where)
+            if full and full[0] != "hydra" and isinstance(target, str):
+                allowed.setdefault(full[0], set()).add(target)
+    return allowed
+
+
+def allowed_targets(cfg: Any, conf_dir: Path = CONF_DIR) -> dict[str, set[str]]:
+    """The classes each top-level key may name: ``conf_targets`` plus those of the composed ``cfg``
+    (the command line's ``module._target_=my.Module``)."""
+    allowed = conf_targets(conf_dir)
+    tree = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
+    for where, target in targets_in({k: v for k, v in (tree or {}).items() if k != "hydra"}):
+        if where and isinstance(target, str):
+            allowed.setdefault(where[0], set()).add(target)
+    return allowed
+
+
+def interpolations_in(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every string of a nested tree that OmegaConf would resolve (``${...}``), with its key path."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from interpolations_in(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from interpolations_in(value, (*path, str(index)))
+    elif isinstance(node, str) and "${" in node:
+        yield path, node
+
+
+def check_tree(tree: dict[str, Any], allowed: dict[str, set[str]], source: str, key: str = "ckpt_path") -> None:
+    """Refuse, naming ``key``, a settings tree read from ``source`` that names a class ``allowed`` does not
+    hold in the same place, or holds a string OmegaConf would resolve."""
+    for where, target in targets_in(tree):
+        slot = where[0] if where else ""
+        if not isinstance(target, str) or target not in allowed.get(slot, set()):
+            name = ".".join((*where, TARGET))
+            raise ConfigError(
+                key,
+                f"{source} names {name}={target!r}, which no config here names under {slot or 'its top level'}: "
+                "refused, since building it would import and call code the file chose "
+                "(add a config for that class under conf/ if you trust it)",
+            )
+    for where, value in interpolations_in(tree):
+        raise ConfigError(
+            key,
+            f"{source} holds {'.'.join(where)}={value!r}, an interpolation: refused, since resolving it could read "
+            "this machine's environment or files",
+        )
