@@ -63,9 +63,16 @@ def best_checkpoint(trainer, run_dir: str | Path) -> str:
     best = ranked[0].best_model_path if ranked else ""
     if not best:
         return ""
+    from src.run.resume import read_checkpoint
+
     path, folder = Path(best).resolve(), Path(run_dir).resolve()
     if folder not in path.parents or not path.is_file():
         log.warning("The best checkpoint %s is not a file of this run's folder: testing the final weights", best)
+        return ""
+    try:
+        read_checkpoint(path)  # weights-only, as the test will read it
+    except ConfigError as error:
+        log.warning("The best checkpoint cannot be read (%s): testing the final weights", error.problem)
         return ""
     return best
 
@@ -129,7 +136,7 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
         best = best_checkpoint(trainer, cfg.paths.output_dir)
         test_ckpt = best if cfg.test_ckpt == "best" and best else None  # None: the weights in hand
         if cfg.test_ckpt == "best" and not best:
-            log.warning("No best checkpoint of this run was saved (no validation ran): testing the final weights")
+            log.warning("No best checkpoint was saved (no validation ran): testing the final weights")
         trainer.test(run.module, datamodule=run.datamodule, ckpt_path=test_ckpt, verbose=False)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
         names, matrix = getattr(run.datamodule, "class_names", None), getattr(run.module, "test_confusion_matrix", None)

@@ -28,6 +28,12 @@ from src.callbacks.provenance import Provenance
 from src.callbacks.run_config import RunConfigInCheckpoint
 from src.config.checks import check_settings
 from src.config.errors import ConfigError, first_line, is_number, root_cause
+from src.config.trainer_checks import (
+    check_room_for_outputs,
+    check_tracking_uri,
+    check_trainer_types,
+    check_validation_fits_epoch,
+)
 from src.trainer.devices import place_processes
 
 # What an optimizer hyperparameter means, where torch checks less (lr=0 trains nothing; a momentum
@@ -128,7 +134,8 @@ def build(group: str, cfg: DictConfig, **kwargs: Any) -> Any:
 
 
 # loggers whose library is an optional extra of this project: the extra to install
-OPTIONAL_LOGGERS = {"pytorch_lightning.loggers.MLFlowLogger": ("mlflow", "mlflow")}
+MLFLOW_LOGGER = "pytorch_lightning.loggers.MLFlowLogger"
+OPTIONAL_LOGGERS = {MLFLOW_LOGGER: ("mlflow", "mlflow")}
 
 
 def installed(module: str) -> bool:
@@ -142,6 +149,8 @@ def build_logger(name: str, cfg: DictConfig) -> Any:
         raise ConfigError(
             f"logger.{name}", f"needs {module}, an optional extra: pip install -e '.[{extra}]' (make install has it)"
         )
+    if cfg.get("_target_") == MLFLOW_LOGGER:
+        check_tracking_uri(cfg.get("tracking_uri"), f"logger.{name}.tracking_uri")
     return build(f"logger.{name}", cfg)
 
 
@@ -206,6 +215,7 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     datamodule = build("data", cfg.data)
     net = build("model", cfg.model)
     module = build("module", cfg.module, net=net, optimizer=optimizer)
+    check_room_for_outputs(module, cfg.paths.output_dir)
     provenance = Provenance(cfg.paths.output_dir)
     callbacks = build_callbacks(cfg, datamodule) + [
         RunConfigInCheckpoint(cfg),
@@ -214,9 +224,11 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     ]
     loggers = [build_logger(name, c) for name, c in (cfg.get("logger") or {}).items() if c]
     place_processes(cfg.trainer)
+    check_trainer_types(cfg.trainer)
     trainer = build("trainer", cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
     with config_errors("data"):
         datamodule.prepare_data()
         datamodule.setup("fit")
+    check_validation_fits_epoch(cfg.trainer, datamodule)
     check_model_takes_data(module, datamodule)
     return Run(cfg, datamodule, module, trainer, loggers)

@@ -122,30 +122,43 @@ def check_agrees(cfg: DictConfig, saved: dict[str, Any], key: str) -> None:
         )
 
 
+REAL_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)  # and floating point
+
+
 def prediction_inputs(values: Any) -> torch.Tensor:
-    """``predict``: a list of inputs, or the path of a ``.npy`` / ``.pt`` file of them, as one tensor."""
+    """``predict``: a list of inputs, or the path of a ``.npy`` / ``.pt`` file of them, as one tensor of
+    real numbers (complex, quantized, sparse or text inputs are refused in one line)."""
     if OmegaConf.is_config(values):
         values = OmegaConf.to_container(values)
+    source = values if isinstance(values, str) else "predict"
     if isinstance(values, str):
-        path = Path(values)
-        if path.suffix not in (".npy", ".pt") or not path.is_file():
-            raise ConfigError("predict", f"{values} is not a .npy or .pt file; give a file, or a list of inputs")
+        inputs = inputs_from_file(values)
+    else:
         try:
-            if path.suffix == ".npy":
-                return torch.from_numpy(np.load(path, allow_pickle=False))
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # noqa: BLE001 - a file that is not an array
-            raise ConfigError("predict", f"{values}: not an array of inputs ({first_line(error)})") from None
-        if not isinstance(loaded, torch.Tensor):
-            raise ConfigError("predict", f"{values} holds a {type(loaded).__name__}, not a tensor of inputs")
-        return loaded
-    try:
-        inputs = torch.tensor(values)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise ConfigError("predict", f"must be a list of inputs of one shape ({first_line(error)})") from None
-    if inputs.ndim < 2 or inputs.shape[0] == 0:
-        raise ConfigError("predict", f"must be a list of inputs ('[[1,2,3,2]]' for one palindrome), got {values!r}")
+            inputs = torch.tensor(values)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise ConfigError("predict", f"must be a list of inputs of one shape ({first_line(error)})") from None
+        if inputs.ndim < 2 or inputs.shape[0] == 0:
+            raise ConfigError("predict", f"must be a list of inputs ('[[1,2,3,2]]' for one palindrome), got {values!r}")
+    real = inputs.layout == torch.strided and (inputs.dtype.is_floating_point or inputs.dtype in REAL_DTYPES)
+    if not real or inputs.is_quantized:
+        raise ConfigError("predict", f"{source}: inputs of dtype {inputs.dtype}; give integers or real numbers")
     return inputs
+
+
+def inputs_from_file(name: str) -> torch.Tensor:
+    path = Path(name)
+    if path.suffix not in (".npy", ".pt") or not path.is_file():
+        raise ConfigError("predict", f"{name} is not a .npy or .pt file; give a file, or a list of inputs")
+    try:
+        if path.suffix == ".npy":
+            return torch.from_numpy(np.load(path, allow_pickle=False))
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - a file that is not an array (or one of text torch cannot hold)
+        raise ConfigError("predict", f"{name}: not an array of inputs ({first_line(error)})") from None
+    if not isinstance(loaded, torch.Tensor):
+        raise ConfigError("predict", f"{name} holds a {type(loaded).__name__}, not a tensor of inputs")
+    return loaded
 
 
 def predict(run, values: Any, top_k: int) -> list[dict[str, Any]]:

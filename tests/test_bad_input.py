@@ -12,6 +12,7 @@ frame, and the exit status. Option lists come from ``conf/``.
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -51,6 +52,13 @@ COMMAND_LINE = [
     ([*SEARCH, "hydra.sweeper.storage=sqlite:///nofolder/s.db"], "hydra.sweeper.storage: sqlite:///nofolder/s.db: the"),
     (["-m", "launcher=slurm", "hydra.launcher.timeout_min=-5"], "hydra.launcher.timeout_min: must be an integer >= 1"),
     (["-m", "launcher=slurm"], 'launcher: slurm: Could not detect "srun", are you indeed on a slurm cluster?; launch'),
+    (
+        [*SEARCH, "hydra.sweeper.storage=sqlite:///notafolder"],
+        "hydra.sweeper.storage: sqlite:///notafolder: notafolder",
+    ),
+    (["data.input_length=${data.input_length}"], "data.input_length: ${data.input_length} cannot be resolved: Recur"),
+    (["+x=${nowhere}"], "x: ${nowhere} cannot be resolved: Interpolation key 'nowhere' not found"),
+    (["hydra.run.dir=/proc/x/run"], "hydra.run.dir: cannot write the run's outputs under /proc/x/run: /proc holds no"),
 ]
 
 NO_GPU = not torch.cuda.is_available()
@@ -123,11 +131,18 @@ VALUES = [
     (["callbacks.progress_bar.min_seconds=-1"], "callbacks.progress_bar.min_seconds: must be a finite number >= 0"),
     (["logger.tensorboard=null"], "callbacks.lr_monitor: logs to a logger and every logger is off"),
     (["trainer.limit_val_batches=0"], "trainer.limit_val_batches: is 0, so nothing is validated, but callbacks."),
+    # what Lightning would only assert on mid-run (src/config/trainer_checks.py)
+    (['trainer.max_epochs="2"'], "trainer.max_epochs: must be an integer or null, not the text '2'; give it without"),
+    (["model=mlp", "data=moons", "trainer.check_val_every_n_epoch=1"], "trainer.val_check_interval: is 10 batches,"),
+    (["logger=mlflow", "logger.mlflow.tracking_uri=http://127.0.0.1:9"], "logger.mlflow.tracking_uri: http://127."),
+    (["logger=mlflow", "logger.mlflow.tracking_uri=sqlite:///notafolder/m.db"], "logger.mlflow.tracking_uri: sqlite"),
+    (["data.curriculum_threshold=7"], "data.curriculum_threshold: must be a number in (0.0, 1.0], got 7"),  # off, too
 ]
 VALID_ON_THIS_MACHINE = {
     ("trainer=gpu",): not NO_GPU,
     ("trainer.accelerator=mps",): not NO_MPS,
     ("-m", "launcher=slurm"): shutil.which("srun") is not None,  # a SLURM login node
+    ("hydra.run.dir=/proc/x/run",): not Path("/proc/self").is_dir(),  # Linux's process folder holds no new folder
 }
 # Rows run as `python train.py`: a group option, a plugin setting (composed with -m), a folder
 COMMAND_LINE_AS_SUBPROCESS = [
@@ -237,3 +252,41 @@ def test_hydra_full_error_still_shows_the_traceback(tmp_path, monkeypatch):
 def test_values_lightning_and_torch_accept_are_accepted_and_train(make_cfg, tmp_path, args):
     cfg = make_cfg(*QUIET, "data.input_length=3", "data.data_size=300", "trainer.max_epochs=1", *args)
     assert train(cfg) is not None  # trained, validated and tested: val/acc_best came back
+
+
+def test_a_run_shorter_than_one_validation_completes(make_cfg, tmp_path):
+    from tests.conftest import TINY_RNN
+
+    assert train(make_cfg(*TINY_RNN, "trainer.max_steps=5")) is None  # no validation: no val/acc_best to return
+    assert (tmp_path / "run" / "COMPLETED").exists()
+
+
+def test_a_config_file_that_does_not_parse_is_named_with_its_line_and_column(tmp_path):
+    conf = shutil.copytree(ROOT_DIR / "conf", tmp_path / "conf")
+    (conf / "experiment" / "mine.yaml").write_text("# @package _global_\ndata:\n  input_length: [3\n  batch_size: 4\n")
+    message = bad_command_line(["experiment=mine"], tmp_path, conf_dir=conf)
+    assert (
+        message == "conf/experiment/mine.yaml:4:13: not valid YAML: while parsing a flow sequence; expected ',' or"
+        " ']', but got ':'"
+    )
+
+
+@pytest.mark.parametrize("script, folder", [("train", "outputs"), ("eval", "outputs"), ("train -m", "multirun")])
+def test_an_output_root_that_cannot_hold_runs_is_refused_for_train_and_eval(tmp_path, script, folder):
+    (tmp_path / folder).write_text("a file where the runs should go")
+    args = ["-m"] if script.endswith("-m") else []
+    message = bad_command_line(args, tmp_path, config_name=script.split()[0])
+    assert message.startswith(f"hydra.{'sweep' if args else 'run'}.dir: cannot write the run's outputs under")
+    assert message.endswith(f"{tmp_path / folder} is not a folder")
+
+
+def test_the_report_into_a_folder_it_cannot_write_says_so_in_one_line(tmp_path, capsys):
+    from src.report.__main__ import main
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text("[]\n")
+    (run / "report").write_text("a file where the report goes")
+    assert main([str(run)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write ") and err.count("\n") == 1, err

@@ -123,3 +123,12 @@ def test_python_eval_py_prints_metrics_or_one_line(trained, tmp_path):
     assert marked.read_text().startswith("refused before evaluating: ConfigError: ckpt_path: nowhere")
     helped = run_train("--help", cwd=tmp_path, script="eval.py")
     assert helped.stdout.startswith("eval.py: test a trained model again") and "ckpt_path: latest" in helped.stdout
+
+
+def test_predict_inputs_that_are_not_real_numbers_are_refused_in_one_line(trained, tmp_path):
+    np.save(tmp_path / "complex.npy", np.array([[1 + 2j, 3]]))
+    np.save(tmp_path / "text.npy", np.array([["1", "2"]]))
+    for name, expected in (("complex.npy", "inputs of dtype torch.complex128; give integers or real"),
+                           ("text.npy", "not an array of inputs")):  # fmt: skip
+        with pytest.raises(ConfigError, match=f"^predict: .*{name}: {expected}"):
+            evaluate(tmp_path, f"ckpt_path={trained}", f"predict={tmp_path / name}")

@@ -144,3 +144,23 @@ def test_the_numpy_mlp_gets_its_decision_boundary_too(make_cfg, tmp_path):
     (tmp_path / "run" / ".hydra" / "overrides.yaml").write_text("[]\n")
     report = write_report(tmp_path / "run").read_text()
     assert "](boundaries.png)" in report and "no figure" not in report
+
+
+def test_event_files_are_read_in_the_order_they_were_written_not_by_name(tmp_path):
+    import time
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    from src.report.runs import read_scalars
+
+    names = []
+    for phase, value in (("fit", 1.0), ("test", 2.0)):  # a process's 99th and 100th event files
+        writer = SummaryWriter(str(tmp_path / phase))
+        writer.add_scalar("test/acc", value, 1)
+        writer.close()
+        (written,) = (tmp_path / phase).glob("events.out.tfevents.*")
+        names.append(written)
+        time.sleep(0.05)
+    for written, counter in zip(names, (99, 100)):
+        written.rename(tmp_path / f"events.out.tfevents.1796000000.host.4242.{counter}")  # '...100' sorts first
+    assert read_scalars(tmp_path)["test/acc"] == [(1, 1.0), (1, 2.0)]  # the last value is the test's

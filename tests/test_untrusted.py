@@ -228,3 +228,21 @@ def test_a_resumed_checkpoint_naming_another_runs_files_neither_tests_nor_delete
     assert victim.exists()  # Lightning would have removed the 'previous best' when this run saved a better one
     assert "outside this run's folder: not used" in caplog.text
     assert list(mine.glob("epoch*.ckpt"))  # its own best, which its test used
+
+
+def test_a_resumed_run_whose_best_checkpoint_cannot_be_read_tests_its_final_weights(trained, tmp_path, caplog):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    last = run / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, weights_only=True)
+    for key, state in checkpoint["callbacks"].items():  # as if it had been written here
+        if key.startswith("ModelCheckpoint"):
+            state.update({k: v.replace(str(trained), str(run)) for k, v in state.items() if isinstance(v, str)})
+    torch.save(checkpoint, last)
+    (best,) = run.glob("checkpoints/epoch*.ckpt")
+    best.write_bytes(b"not a checkpoint any more")
+    caplog.set_level("WARNING")
+    cfg = compose_config([*TINY_RNN, "trainer.max_epochs=2", "callbacks.early_stopping=null", f"ckpt_path={last}"], run)
+    train(cfg)  # nothing left to train: straight to the test
+    assert "The best checkpoint cannot be read" in caplog.text and "testing the final weights" in caplog.text
+    assert (run / "COMPLETED").exists()

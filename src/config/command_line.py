@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
@@ -72,8 +73,9 @@ def config_keys(node: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-def composed(overrides: list[Override], conf_dir: Path, config_name: str = "train"):
-    """The config the command line's group choices (and hydra settings) compose to, hydra node included.
+def composed(overrides: list[Override], conf_dir: Path, config_name: str = "train", extra: tuple[str, ...] = ()):
+    """The config the command line's group choices (and hydra settings, and ``extra`` overrides) compose to,
+    hydra node included.
 
     For a sweep, the first value of each swept group: one job's config shows which keys there are.
     """
@@ -82,7 +84,7 @@ def composed(overrides: list[Override], conf_dir: Path, config_name: str = "trai
         of_hydra = override.key_or_group.startswith(("hydra/", "hydra.")) and not override.is_add()
         if (is_group(override, conf_dir) or of_hydra) and (values := values_of(override)):
             groups.append(f"{override.key_or_group}={values[0]}")
-    return compose_config(groups, output_dir=".", with_hydra=True, config_name=config_name)
+    return compose_config([*groups, *extra], ".", with_hydra=True, config_name=config_name, conf_dir=conf_dir)
 
 
 def misspelled_key(overrides: list[Override], cfg, conf_dir: Path = CONF_DIR) -> str | None:
@@ -128,16 +130,30 @@ def missing_key_hint(cfg, key: str) -> str | None:
     return f"did you mean {close[0]}?" if close else "see `python train.py --cfg job` for the keys"
 
 
-def unwritable_output(overrides: list[Override], cwd: Path) -> str | None:
-    """One line if the run's or sweep's output folder cannot be created and written."""
+def unwritable_output(overrides: list[Override], cwd: Path, multirun: bool = False) -> str | None:
+    """One line if the run's or sweep's output folder cannot be created and written: its nearest existing
+    folder is not writable, or a folder cannot be made there (a path under a file, ``/proc``, ...).
+
+    Without ``hydra.run.dir``/``hydra.sweep.dir``, the folder is Hydra's default, under ``outputs/`` or
+    ``multirun/`` of the current folder. Probing makes and removes one folder: nothing is left behind.
+    """
     folders = {o.key_or_group: o.get_value_element_as_str() for o in overrides if o.key_or_group in OUTPUT_KEYS}
-    targets = [(key, Path(folder)) for key, folder in folders.items()] or [("the current folder", cwd)]
+    default = ("hydra.sweep.dir", "multirun") if multirun else ("hydra.run.dir", "outputs")
+    targets = [(key, Path(folder)) for key, folder in folders.items()] or [default]
     for key, folder in targets:
-        folder = folder if folder.is_absolute() else cwd / folder
+        folder = Path(folder) if Path(folder).is_absolute() else cwd / folder
         existing = next(p for p in (folder, *folder.parents) if p.exists())
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             reason = "is not a folder" if not existing.is_dir() else "is not writable"
             return f"{key}: cannot write the run's outputs under {folder}: {existing} {reason}"
+        if existing != folder:
+            probe = existing / folder.relative_to(existing).parts[0]
+            try:
+                probe.mkdir()
+                probe.rmdir()
+            except OSError as error:
+                problem = f"{existing} holds no new folder ({error.strerror})"
+                return f"{key}: cannot write the run's outputs under {folder}: {problem}"
     return None
 
 
@@ -158,11 +174,12 @@ def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR, conf
     try:
         cfg = composed(overrides, conf_dir, config_name)
     except Exception as error:  # noqa: BLE001 - a composition problem: Hydra reports it with its own words
-        return typed_value_error(error)
+        return typed_value_error(error) or yaml_error(error, cwd)
     return (
         misspelled_key(overrides, cfg, conf_dir)
+        or unresolvable_value(overrides, conf_dir, config_name)
         or bad_sweep_settings(args, overrides, cfg)
-        or unwritable_output(overrides, cwd)
+        or unwritable_output(overrides, cwd, args.multirun)
         or (bad_plugin_settings(cfg) if args.multirun else None)
     )
 
@@ -174,6 +191,39 @@ def typed_value_error(error: BaseException) -> str | None:
         if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
             return f"{error.full_key}: {str(error.msg).strip().splitlines()[0]}"
         error = error.__cause__ or error.__context__
+    return None
+
+
+def yaml_error(error: BaseException, cwd: Path) -> str | None:
+    """``conf/experiment/mine.yaml:3:17: not valid YAML: expected ',' or ']', but got ':'``: a config file
+    that does not parse, by its file, line and column (Hydra prints a long traceback); None otherwise."""
+    while error is not None:
+        if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+            mark = error.problem_mark
+            name = Path(mark.name)
+            shown = name.relative_to(cwd) if name.is_absolute() and cwd in name.parents else name
+            what = "; ".join(str(p).strip() for p in (error.context, error.problem) if p)
+            return f"{shown}:{mark.line + 1}:{mark.column + 1}: not valid YAML: {what}"
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def unresolvable_value(overrides: list[Override], conf_dir: Path, config_name: str) -> str | None:
+    """A command-line value whose interpolation cannot resolve (``a=${a}``: recursive; ``${nowhere}``), in one
+    line; those that need a running Hydra (``${hydra:...}``) are left to it."""
+    for override in overrides:
+        if override.is_delete() or override.is_sweep_override() or "${" not in str(override.value()):
+            continue
+        try:
+            cfg = composed(overrides, conf_dir, config_name, extra=(override.input_line,))
+        except Exception:  # noqa: BLE001 - a value Hydra refuses while composing: its own message says why
+            continue
+        try:
+            OmegaConf.select(cfg, override.key_or_group, throw_on_resolution_failure=True)
+        except OmegaConfBaseException as error:
+            message = str(error).strip().splitlines()[0]
+            if "HydraConfig" not in message:
+                return f"{override.key_or_group}: {override.value()} cannot be resolved: {message}"
     return None
 
 

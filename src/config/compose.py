@@ -12,13 +12,17 @@ CONF_DIR = ROOT_DIR / "conf"
 
 
 def compose_config(
-    overrides: list[str], output_dir: str | Path, with_hydra: bool = False, config_name: str = "train"
+    overrides: list[str],
+    output_dir: str | Path,
+    with_hydra: bool = False,
+    config_name: str = "train",
+    conf_dir: Path = CONF_DIR,
 ) -> DictConfig:
     """The config ``python train.py OVERRIDES`` would get, writing its outputs into ``output_dir``.
 
     ``with_hydra`` keeps the ``hydra`` node (launcher, sweeper) in it; ``config_name="eval"`` is eval.py's.
     """
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(str(conf_dir), version_base="1.3"):
         return compose(
             config_name,
             overrides=[f"paths.root_dir='{output_dir}'", f"paths.output_dir='{output_dir}'", *overrides],

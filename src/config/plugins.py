@@ -83,6 +83,22 @@ def check_storage(url: str, sweep_dir: Path) -> None:
         folder = Path(database).parent
         if not folder.is_dir() and folder != sweep_dir and sweep_dir not in folder.parents:
             raise ConfigError("hydra.sweeper.storage", f"{url}: the folder {folder} does not exist")
+        if Path(database).exists():
+            check_sqlite_file(url, Path(database))
+
+
+def check_sqlite_file(url: str, path: Path) -> None:
+    """An existing file the storage names must be an SQLite database (read only, nothing written)."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise ConfigError("hydra.sweeper.storage", f"{url}: {path} is not an SQLite database ({error})") from None
 
 
 def check_submitit_launcher(launcher: DictConfig, cluster: str) -> None:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from src.callbacks.curriculum import LengthCurriculum
 from src.config.errors import (
     ConfigError,
+    check_bool,
     check_choice,
     check_declared,
     check_finite_number,
@@ -149,16 +150,17 @@ class PalindromeDataModule(InMemoryDataModule):
         self.input_offset, self.input_scale = check_rescale(input_offset, input_scale, one_hot)
         check_declared("input_dim", input_dim, self.input_dim, f"with one_hot={one_hot}")
         check_declared("num_classes", num_classes, self.num_classes, "(the digits)")
-        self.curriculum = curriculum
-        if curriculum:
-            start = check_int("curriculum_start", curriculum_start)
-            if start > self.input_length:
-                raise ConfigError("curriculum_start", f"must be <= input_length ({self.input_length}), got {start}")
-            self.curriculum_args = dict(
-                start=start,
-                step=check_int("curriculum_step", curriculum_step),
-                threshold=check_fraction("curriculum_threshold", curriculum_threshold, high_inclusive=True),
-                max_epochs=check_int("curriculum_max_epochs", curriculum_max_epochs),
+        # checked whether or not the curriculum is on: a wrong value should not wait for the day it is switched on
+        self.curriculum = check_bool("curriculum", curriculum)
+        self.curriculum_args = dict(
+            start=check_int("curriculum_start", curriculum_start),
+            step=check_int("curriculum_step", curriculum_step),
+            threshold=check_fraction("curriculum_threshold", curriculum_threshold, high_inclusive=True),
+            max_epochs=check_int("curriculum_max_epochs", curriculum_max_epochs),
+        )
+        if curriculum and curriculum_start > self.input_length:
+            raise ConfigError(
+                "curriculum_start", f"must be <= input_length ({self.input_length}), got {curriculum_start}"
             )
         check_fits_in_memory(sum(self.sizes.values()), self.input_length, self.input_dim)
         self.train_length = self.input_length

@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the folder to write into is read-only, full, or not a folder
+        print(f"error: cannot write {error.filename or 'the report'}: {error.strerror or error}", file=sys.stderr)
+        return 1
     return 0
 
 

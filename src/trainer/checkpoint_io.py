@@ -15,7 +15,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     A process killed during a save (``kill -9``, a node lost) leaves the previous checkpoint
     whole: ``os.replace`` within one folder is atomic. Lightning's own save goes through an
     fsspec transaction whose temporary file lives in the system temp folder, and a move across
-    filesystems is a copy that can be cut short.
+    filesystems is a copy that can be cut short. A write the disk refuses (full, quota, read-only)
+    raises the OSError naming the checkpoint, as any other write would (torch wraps it in a
+    RuntimeError).
     """
 
     @override
@@ -29,5 +31,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(partial, path)
+        except RuntimeError as error:  # torch's writer reports a failed write as RuntimeError; the OSError is behind it
+            cause = error.__cause__ or error.__context__
+            if isinstance(cause, OSError):
+                raise OSError(cause.errno, cause.strerror, str(path)) from None
+            raise
         finally:
             partial.unlink(missing_ok=True)
