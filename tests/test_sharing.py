@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from src.config.command_line import bad_command_line
 from src.config.errors import ConfigError
 from src.run.settings import SETTINGS_FILE
 from src.run.status import COMPLETED_MARKER, INTERRUPTED_MARKER, TIME_LIMIT_MARKER
@@ -191,6 +192,7 @@ def test_a_run_stopped_by_max_time_is_marked_and_resuming_it_with_the_same_limit
     step = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
     assert stopped[0] == f"stopped by trainer.max_time at step {step}" and (run / COMPLETED_MARKER).exists()
     assert stopped[1].startswith("python train.py ") and "ckpt_path=" in stopped[1]
+    assert bad_command_line(shlex.split(stopped[1])[2:], tmp_path) is None  # pastes as a command train.py takes
     (run / ".hydra").mkdir()
     (run / ".hydra" / "overrides.yaml").write_text("[]\n")  # as Hydra leaves it
     assert job_status(run)[0] == TIME_LIMIT and read_run(run).status.startswith("ok, stopped by trainer.max_time")
