@@ -78,7 +78,7 @@ def best_checkpoint(trainer, run_dir: str | Path) -> str:
 
 
 def train(cfg: DictConfig) -> float | None:
-    """Fit and test as ``cfg`` says; return ``cfg.optimized_metric`` for sweepers.
+    """Fit and test as ``cfg`` says; return what a sweeper optimizes (``sweeper_value``).
 
     Every setting is checked, and a resumed checkpoint compared with this config, before
     anything is written into a run folder.
@@ -149,7 +149,18 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
     log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in final.items()))
     log.info("Logs and checkpoints: %s", output_dir)
     log.info("View them with: tensorboard --logdir %s", shlex.quote(str(output_dir)))
-    return metrics.get(cfg.optimized_metric)
+    return sweeper_value(cfg, trainer, metrics)
+
+
+def sweeper_value(cfg: DictConfig, trainer, metrics: dict[str, float]) -> float | None:
+    """``optimized_metric`` if set; else the best ``monitor.metric`` the run reached (its best checkpoint's
+    score), or its last value where no best checkpoint was kept."""
+    if cfg.get("optimized_metric") is not None:
+        return metrics.get(cfg.optimized_metric)
+    for callback in trainer.checkpoint_callbacks:
+        if getattr(callback, "monitor", None) == cfg.monitor.metric and callback.best_model_score is not None:
+            return float(callback.best_model_score)
+    return metrics.get(cfg.monitor.metric)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -24,10 +24,12 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError
 
 from src.callbacks.hparams import LogHyperparameters
+from src.callbacks.monitor import MonitorLogged
 from src.callbacks.provenance import Provenance
 from src.callbacks.run_config import RunConfigInCheckpoint
+from src.config.arguments import module_arguments
 from src.config.checks import check_settings
-from src.config.errors import ConfigError, first_line, is_number, root_cause
+from src.config.errors import ConfigError, check_choice, first_line, is_number, root_cause
 from src.config.trainer_checks import (
     check_room_for_outputs,
     check_tracking_uri,
@@ -44,6 +46,7 @@ OPTIMIZER_RANGES = {
     "momentum": (0.0, True, 1.0, False),
     "eps": (0.0, False, math.inf, False),
 }
+log = logging.getLogger(__name__)
 # Advice added to a library's refusal of a key, where the library's own words do not say what to do
 KEY_HINTS = {
     "trainer.accelerator": "use trainer=cpu, or trainer=default to use a GPU only when present",
@@ -177,7 +180,12 @@ def build_optimizer(cfg: DictConfig) -> Callable:
 
 
 def check_model_takes_data(module: pl.LightningModule, datamodule) -> None:
-    """One forward pass on two training samples, so a network that cannot take this data fails here."""
+    """One forward pass on two training samples, so a network that cannot take this data fails here.
+
+    Done where the datamodule offers ``example_batch(n)`` (inputs, labels), and the output's shape
+    checked where it also offers ``num_classes``; a datamodule of another shape is left to Lightning."""
+    if not hasattr(datamodule, "example_batch"):
+        return
     inputs, labels = datamodule.example_batch(2)
     try:
         with torch.no_grad():  # eager: a compiled network would compile for this one batch
@@ -188,8 +196,8 @@ def check_model_takes_data(module: pl.LightningModule, datamodule) -> None:
             f"cannot take this data's batches (inputs {tuple(inputs.shape)}, {inputs.dtype}): {first_line(error)}; "
             "pick a model for this data (model=rnn for palindromes, mlp or cnn for vectors and images)",
         ) from None
-    classes = datamodule.num_classes
-    if tuple(logits.shape) != (len(labels), classes):
+    classes = getattr(datamodule, "num_classes", None)
+    if classes is not None and tuple(logits.shape) != (len(labels), classes):
         raise ConfigError(
             "model",
             f"gives outputs of shape {tuple(logits.shape)} for this data's {classes} classes; expected (2, {classes})",
@@ -197,9 +205,36 @@ def check_model_takes_data(module: pl.LightningModule, datamodule) -> None:
 
 
 def build_callbacks(cfg: DictConfig, datamodule) -> list[pl.Callback]:
-    """The config's callbacks (``callbacks.NAME=null`` drops one), then those the data needs."""
+    """The config's callbacks (``callbacks.NAME=null`` drops one), then those the data needs (a datamodule
+    that offers ``extra_callbacks()``: the palindrome length curriculum), then the monitor's check."""
     callbacks = [build(f"callbacks.{name}", c) for name, c in (cfg.get("callbacks") or {}).items() if c]
-    return callbacks + datamodule.extra_callbacks()  # e.g. the palindrome length curriculum
+    extra = datamodule.extra_callbacks() if hasattr(datamodule, "extra_callbacks") else []
+    return callbacks + extra + [MonitorLogged(cfg.monitor.metric)]
+
+
+def say_unused_groups(cfg: DictConfig, module_cfg: DictConfig, wants_net: bool, wants_optimizer: bool) -> None:
+    """One info line for a group the chosen module does not use (it builds its own network or optimizer)."""
+    name = str(module_cfg.get("_target_")).rsplit(".", 1)[-1]
+    if not wants_net and cfg.get("model") is not None and "net" not in module_cfg:
+        log.info("model: %s takes no net, so the model group is not used (model=null says so)", name)
+    if not wants_optimizer and cfg.get("optimizer") is not None and "optimizer" not in module_cfg:
+        log.info("optimizer: %s takes no optimizer partial, so the optimizer group is not used", name)
+
+
+def check_monitors(cfg: DictConfig, module: pl.LightningModule) -> None:
+    """Metric names the config watches (``monitor.metric``, each callback's ``monitor``, ``optimized_metric``),
+    checked before training against what a module declares it logs (``logged_metrics``); a module that
+    declares nothing is checked at its first validation (``MonitorLogged``)."""
+    logged = getattr(module, "logged_metrics", None)
+    if not logged:
+        return
+    watched = {"monitor.metric": cfg.monitor.metric, "optimized_metric": cfg.get("optimized_metric")}
+    for name, callback in (cfg.get("callbacks") or {}).items():
+        if callback is not None and callback.get("monitor") is not None:
+            watched[f"callbacks.{name}.monitor"] = callback.monitor
+    for key, metric in watched.items():
+        if metric is not None:
+            check_choice(key, metric, logged)
 
 
 def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> Run:
@@ -210,11 +245,15 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     after the config's (a benchmark's timer, say). Seeds torch, NumPy and Python's random.
     """
     check_settings(cfg)
-    optimizer = build_optimizer(cfg.optimizer)
+    module_cfg, wants_net, wants_optimizer = module_arguments(cfg)
+    given = {"optimizer": build_optimizer(cfg.optimizer)} if wants_optimizer else {}
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build("data", cfg.data)
-    net = build("model", cfg.model)
-    module = build("module", cfg.module, net=net, optimizer=optimizer)
+    if wants_net:
+        given["net"] = build("model", cfg.model)
+    say_unused_groups(cfg, module_cfg, wants_net, wants_optimizer)
+    module = build("module", module_cfg, **given)
+    check_monitors(cfg, module)
     check_room_for_outputs(module, cfg.paths.output_dir)
     provenance = Provenance(cfg.paths.output_dir)
     callbacks = build_callbacks(cfg, datamodule) + [

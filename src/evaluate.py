@@ -69,7 +69,11 @@ def saved_settings(path: Path, cfg: DictConfig) -> dict[str, Any]:
             "(or by a version before eval.py); eval rebuilds the run from them",
         )
     missing = [key for key in (*FROM_CHECKPOINT, "data") if key not in tree]
-    if missing or not all(isinstance(tree[key], dict) for key in ("model", "data", "optimizer", "module")):
+    groups = not missing and (
+        all(isinstance(tree[key], dict) for key in ("data", "module"))
+        and all(tree[key] is None or isinstance(tree[key], dict) for key in ("model", "optimizer"))
+    )  # a module that builds its own network (or optimizer) was trained with model (optimizer) null
+    if missing or not groups:
         raise ConfigError(
             "ckpt_path",
             f"{path} carries incomplete run settings (missing or not a group: "
@@ -163,7 +167,9 @@ def inputs_from_file(name: str) -> torch.Tensor:
 
 def predict(run, values: Any, top_k: int) -> list[dict[str, Any]]:
     """The most probable classes for each input, with their probabilities."""
-    inputs = run.datamodule.prediction_inputs(prediction_inputs(values))
+    inputs = prediction_inputs(values)
+    if hasattr(run.datamodule, "prediction_inputs"):  # inputs as a user types them -> as the network takes them
+        inputs = run.datamodule.prediction_inputs(inputs)
     module = run.module.eval()
     try:
         with torch.no_grad():
@@ -202,9 +208,9 @@ def run_eval(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
     else:
         loop = run.trainer.test if cfg.split == "test" else run.trainer.validate
         loop(run.module, datamodule=run.datamodule, verbose=False)
-        prefix = f"{cfg.split}/"
+        prefixes = (f"{cfg.split}/", f"{cfg.split}_")  # test/acc, or a module's own test_acc
         result["metrics"] = {
-            k: float(v) for k, v in sorted(run.trainer.callback_metrics.items()) if k.startswith(prefix)
+            k: float(v) for k, v in sorted(run.trainer.callback_metrics.items()) if k.startswith(prefixes)
         }
     result["data"] = OmegaConf.to_container(cfg.data, resolve=True)
     result["provenance"] = provenance(device_of(run.trainer), started=started, ended=now())

@@ -67,7 +67,9 @@ VALUES = [
     # top-level keys (src/config/checks.py)
     (["seed=abc"], "seed: must be an integer >= 0, got 'abc'"),
     (["test_ckpt=worst"], "test_ckpt: must be one of best, last; got 'worst'"),
-    (["optimized_metric=acc"], "optimized_metric: must be one of val/acc_best,"),
+    (["optimized_metric=acc"], "optimized_metric: must be one of train/loss, train/acc, val/loss, val/acc,"),
+    (["monitor.mode=up"], "monitor.mode: must be one of max, min; got 'up'"),
+    (["monitor.metric=val/accuracy"], "monitor.metric: must be one of train/loss, train/acc,"),
     (["process.quiet=yes"], "process.quiet: must be true or false, got 'yes'"),
     (["overwrite=maybe"], "overwrite: must be true or false, got 'maybe'"),
     # resume (src/run/resume.py)

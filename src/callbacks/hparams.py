@@ -23,6 +23,7 @@ class LogHyperparameters(Callback):
     def __init__(self, cfg: DictConfig, provenance: Provenance | None = None):
         self.params = OmegaConf.to_container(cfg, resolve=True)
         self.params.pop("paths", None)
+        self.columns = tuple(dict.fromkeys([*RESULT_TAGS, cfg.monitor.metric]))  # the monitored metric too
         self.provenance = provenance
 
     @override
@@ -31,10 +32,10 @@ class LogHyperparameters(Callback):
             params = dict(self.params)
             if self.provenance is not None:  # what produced the run, in columns beside its settings
                 params["provenance"] = hparams_of(self.provenance.record_for(trainer))
-            log_hyperparameters(trainer.loggers, params)
+            log_hyperparameters(trainer.loggers, params, self.columns)
 
 
-def log_hyperparameters(loggers: list[Logger], params: dict) -> None:
+def log_hyperparameters(loggers: list[Logger], params: dict, columns: tuple[str, ...] = RESULT_TAGS) -> None:
     """Give every logger the resolved config (hydra excluded); TensorBoard also gets HPARAMS."""
     flat = flatten(params)
     for logger in loggers:
@@ -42,5 +43,5 @@ def log_hyperparameters(loggers: list[Logger], params: dict) -> None:
         if isinstance(logger, TensorBoardLogger):
             writer = logger.experiment.file_writer  # the run's own event file (public attribute)
             # the HPARAMS columns; TensorBoard reads their values from the scalars of these tags
-            for summary in hparams(flat, {name: 0.0 for name in RESULT_TAGS}):
+            for summary in hparams(flat, {name: 0.0 for name in columns}):
                 writer.add_summary(summary)

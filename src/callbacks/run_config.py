@@ -1,6 +1,13 @@
 """Every checkpoint carries the settings of the run that wrote it, so a resume can be checked; the
 same settings are written as text beside the checkpoints, where ``ckpt_path=latest`` reads them.
 
+Every checkpoint also holds plain data only, so torch's weights-only loader reads it: a module
+that keeps its network and optimizer partial in ``save_hyperparameters()`` (the common template
+shape), or a datamodule whose arguments are OmegaConf containers, would make Lightning pickle
+those objects into ``hyper_parameters``, and every later load (the best checkpoint's test, a
+resume, eval) would have to run code to read them. They are stored as the settings they were
+built from instead (``net`` as the ``model`` group's, ``optimizer`` as the optimizer's).
+
 A checkpoint being resumed is also cleaned of file paths outside the run's folder: a
 ``ModelCheckpoint``'s state names its best, k-th best and last files, and Lightning tests the best
 one and deletes the ones it replaces. From a file someone else wrote (or a run copied from
@@ -11,13 +18,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-from pytorch_lightning import Callback
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning import Callback, LightningDataModule, LightningModule
 from typing_extensions import override
 
 from src.run.settings import CONFIG_KEY, TREE_KEY, resume_settings, settings_tree, write_settings
 
 log = logging.getLogger(__name__)
+HPARAMS = (
+    (LightningModule.CHECKPOINT_HYPER_PARAMS_KEY, LightningModule.CHECKPOINT_HYPER_PARAMS_TYPE),
+    (LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY, LightningDataModule.CHECKPOINT_HYPER_PARAMS_TYPE),
+)
 PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
 
 
@@ -39,6 +51,30 @@ def keep_own_paths(state: dict[str, Any], folder: Path) -> list[str]:
     return dropped
 
 
+def plain(value: Any, settings: Any = None) -> Any:
+    """``value`` as plain data (numbers, text, tensors, lists, dicts); an object becomes ``settings``, the
+    config it was built from, if known, else its class's name."""
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+        return value
+    if OmegaConf.is_config(value):
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, dict):
+        return {key: plain(item, (settings or {}).get(key) if isinstance(settings, dict) else None)
+                for key, item in value.items()}  # fmt: skip
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(item) for item in value)
+    return settings if settings is not None else f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def plain_hyperparameters(checkpoint: dict[str, Any], tree: dict[str, Any]) -> None:
+    """Make the module's and the datamodule's hyper_parameters in ``checkpoint`` plain data, in place."""
+    module_settings = {"net": tree.get("model"), "optimizer": tree.get("optimizer"), **(tree.get("module") or {})}
+    for (key, type_key), settings in zip(HPARAMS, (module_settings, tree.get("data") or {})):
+        if key in checkpoint:
+            checkpoint[key] = plain(dict(checkpoint[key]), settings)
+        checkpoint.pop(type_key, None)  # the class of an OmegaConf container: plain dicts need none
+
+
 class RunConfigInCheckpoint(Callback):
     """Stores the run's ``resume_settings`` (plain values only) in every checkpoint it writes, flat and as
     a tree, and in ``checkpoints/run_settings.json`` when fitting starts; keeps a resumed checkpoint's
@@ -57,6 +93,7 @@ class RunConfigInCheckpoint(Callback):
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
         checkpoint[CONFIG_KEY] = self.settings
         checkpoint[TREE_KEY] = self.tree
+        plain_hyperparameters(checkpoint, self.tree)
 
     @override
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:

@@ -8,7 +8,6 @@ anything runs). Each check raises a ``ConfigError`` naming the key as typed on t
 from omegaconf import DictConfig
 
 from src.config.errors import ConfigError, check_bool, check_choice, check_finite_number, check_int, is_number
-from src.metric_tags import MONITORABLE_TAGS, RESULT_TAGS
 
 
 def check_top_level(cfg: DictConfig) -> None:
@@ -19,7 +18,13 @@ def check_top_level(cfg: DictConfig) -> None:
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is not None and not isinstance(ckpt_path, str):
         raise ConfigError("ckpt_path", f"must be a checkpoint file's path, 'latest' or 'auto', got {ckpt_path!r}")
-    check_choice("optimized_metric", cfg.get("optimized_metric"), RESULT_TAGS)
+    monitor = cfg.get("monitor")
+    if not isinstance(monitor, DictConfig) or not isinstance(monitor.get("metric"), str) or not monitor.metric:
+        raise ConfigError("monitor.metric", f"must name a metric the module logs (val/acc, val_loss), got {monitor}")
+    check_choice("monitor.mode", monitor.get("mode"), ("max", "min"))
+    optimized = cfg.get("optimized_metric")
+    if optimized is not None and (not isinstance(optimized, str) or not optimized):
+        raise ConfigError("optimized_metric", f"must be null (the best monitor.metric) or a name, got {optimized!r}")
 
 
 def check_trainer(trainer: DictConfig) -> None:
@@ -36,10 +41,8 @@ def check_trainer(trainer: DictConfig) -> None:
 
 
 def check_callbacks(callbacks: DictConfig | None) -> None:
-    """Monitors name a metric this project logs; the best checkpoint is saved only when it is scored."""
-    for name, callback in (callbacks or {}).items():
-        if callback is not None and "monitor" in callback and callback.monitor is not None:
-            check_choice(f"callbacks.{name}.monitor", callback.monitor, MONITORABLE_TAGS)
+    """Early stopping's patience; the best checkpoint is saved only when it is scored. (Which metrics the
+    callbacks watch is checked against the module: ``src.build.check_monitors``.)"""
     stopping = (callbacks or {}).get("early_stopping")
     if stopping is not None:
         check_int("callbacks.early_stopping.patience", stopping.get("patience", 3), minimum=0)

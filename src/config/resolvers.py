@@ -50,7 +50,21 @@ def _sqlite_uri(path: str) -> str:
     return "sqlite:///" + Path(path).resolve().as_posix()
 
 
+def _checkpoint_filename(metric: str) -> str:
+    """A best checkpoint's file name pattern for Lightning's ModelCheckpoint: ``val/acc`` ->
+    ``epoch{epoch:03d}-acc{val/acc:.4f}`` (``epoch003-acc0.9850.ckpt``); ``val_loss`` -> ``...-val_loss{...}``."""
+    return f"epoch{{epoch:03d}}-{str(metric).rsplit('/', 1)[-1]}{{{metric}:.4f}}"
+
+
+def _perfect_score(metric: str, mode: str):
+    """Early stopping's ``stopping_threshold``: an accuracy watched for its maximum stops once it is perfect
+    (Lightning compares with >); any other metric has no such point (null)."""
+    return 0.99999 if mode == "max" and str(metric).rsplit("/", 1)[-1].endswith("acc") else None
+
+
 RESOLVERS = {
+    "checkpoint_filename": _checkpoint_filename,
+    "perfect_score": _perfect_score,
     "if": _if,
     "pid": os.getpid,
     "job_name": _job_name,

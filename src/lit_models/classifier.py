@@ -11,7 +11,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from typing_extensions import override
 
 from src.config.errors import ConfigError, check_bool, first_line
-from src.metric_tags import SPLITS, tag
+from src.metric_tags import MONITORABLE_TAGS, SPLITS, tag
 from src.metrics import LossAccuracy
 from src.private_api import FastHookNames
 
@@ -51,6 +51,8 @@ class Classifier(FastHookNames, pl.LightningModule):
     An experiment with behaviour of its own overrides ``step`` (see ``ImageClassifier``,
     ``NumpyMLPClassifier``).
     """
+
+    logged_metrics = MONITORABLE_TAGS  # what it logs, so a watched name is checked before training
 
     def __init__(
         self,

@@ -10,6 +10,8 @@ from tensorboard.backend.event_processing.event_accumulator import SCALARS, Even
 from src.run.provenance import read_provenance, summary
 from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, stopped_early
 
+DEFAULT_MONITOR = ("val/acc", "max")  # what runs written before monitor: existed were judged by
+MODES = ("max", "min")
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it skips
 
 
@@ -31,6 +33,7 @@ class Run:
     completed: bool = False
     commit: str = ""  # from provenance.json: the git commit (``+``: with uncommitted changes)
     device: str = ""
+    monitor: tuple[str, str] = DEFAULT_MONITOR  # (metric, max|min): what decides, from the run's config
 
     @property
     def status(self) -> str:
@@ -53,12 +56,23 @@ class Run:
     def failed(self) -> bool:
         return self.error is not None
 
+    def points(self, tag: str) -> list[tuple[int, float]]:
+        """A tag's points; a metric logged per step and per epoch is read from its ``_epoch`` series."""
+        return self.scalars.get(tag) or self.scalars.get(f"{tag}_epoch") or []
+
     def last(self, tag: str) -> float | None:
-        points = self.scalars.get(tag)
+        points = self.points(tag)
         return points[-1][1] if points else None
 
+    def best(self) -> float | None:
+        """The best value of the monitored metric over the run (max or min, as its config says)."""
+        values = [v for _, v in self.points(self.monitor[0]) if v == v]  # NaN is no result
+        if not values:
+            return None
+        return max(values) if self.monitor[1] == "max" else min(values)
+
     def series(self, tag: str) -> tuple[list[int], list[float]]:
-        points = self.scalars.get(tag, [])
+        points = self.points(tag)
         return [s for s, _ in points], [v for _, v in points]
 
     def setting(self, key: str) -> str | None:
@@ -101,6 +115,11 @@ def read_run(path: Path) -> Run:
     try:
         overrides = plain_yaml(path / ".hydra" / "overrides.yaml")
         run.overrides = dict(str(o).split("=", 1) for o in overrides or [] if "=" in str(o))
+        config = path / ".hydra" / "config.yaml"
+        if config.exists():
+            monitor = (plain_yaml(config) or {}).get("monitor")
+            if isinstance(monitor, dict) and isinstance(monitor.get("metric"), str) and monitor.get("mode") in MODES:
+                run.monitor = (monitor["metric"], monitor["mode"])
         hydra = path / ".hydra" / "hydra.yaml"
         if hydra.exists():
             choices = plain_yaml(hydra)["hydra"]["runtime"]["choices"]

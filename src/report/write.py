@@ -17,17 +17,34 @@ def number(value: float | None) -> str:
 
 
 def best_first(runs: list[Run]) -> list[Run]:
+    """By the best value of each run's monitored metric (selected by validation, max or min as it says);
+    failed runs and runs without it last."""
+
     def key(run: Run):
-        values = [None if run.failed else run.last(m) for m in ("val/acc_best", "test/acc")]  # selected by validation
-        return tuple(-(v if v is not None and v == v else -1.0) for v in values)  # NaN and failures last
+        best = None if run.failed else run.best()
+        if best is None:
+            return (1, 0.0)
+        return (0, -best if run.monitor[1] == "max" else best)
 
     return sorted(runs, key=key)
 
 
+def columns(runs: list[Run]) -> list[str]:
+    """The result columns: this project's (``RESULT_TAGS``) that some run logged, each run's monitored metric,
+    and what the runs logged in their test; all of ``RESULT_TAGS`` when nothing was logged."""
+    logged = {tag for run in runs for tag in run.scalars} | {
+        tag[: -len("_epoch")] for run in runs for tag in run.scalars if tag.endswith("_epoch")
+    }
+    found = [t for t in COLUMNS if t in logged] + [run.monitor[0] for run in runs if run.monitor[0] in logged]
+    found += sorted(t for t in logged if t.startswith(("test/", "test_")) and not t.endswith(("_step", "_epoch")))
+    return list(dict.fromkeys(found)) or list(COLUMNS)
+
+
 def results_table(runs: list[Run], keys: list[str]) -> list[str]:
-    lines = ["| job | status | " + " | ".join(COLUMNS) + " | commit | device |", "|---" * (len(COLUMNS) + 4) + "|"]
+    shown = columns(runs)
+    lines = ["| job | status | " + " | ".join(shown) + " | commit | device |", "|---" * (len(shown) + 4) + "|"]
     for run in best_first(runs):
-        values = [None if run.failed else run.last(m) for m in COLUMNS]  # a failed run has no result
+        values = [None if run.failed else run.last(m) for m in shown]  # a failed run has no result
         cells = [label(run, keys), run.status, *(number(v) for v in values), run.commit, run.device]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return lines
