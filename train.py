@@ -142,8 +142,9 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
         names, matrix = getattr(run.datamodule, "class_names", None), getattr(run.module, "test_confusion_matrix", None)
         if names and matrix is not None and trainer.is_global_zero:  # an image run: the report draws it
             write_confusion(cfg.paths.output_dir, matrix.tolist(), list(names))
-        if trainer.is_global_zero:  # points in a plane: the report draws the boundary from these arrays
-            write_boundary(cfg.paths.output_dir, run.module, run.datamodule)
+        boundary = write_boundary(cfg.paths.output_dir, run.module, run.datamodule) if trainer.is_global_zero else None
+        if matrix is None and boundary is None and not hasattr(run.module, "logged_metrics"):  # a user's own module
+            log.info("No figure of what the network learned: see docs/bring-your-own.md for what draws one")
     output_dir = Path(cfg.paths.output_dir)
     final = {k: v for k, v in sorted(metrics.items()) if k not in STEP_TAGS}
     log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in final.items()))

@@ -12,6 +12,7 @@ project's own meaning, or of a mistake Lightning would only report mid-run.
 import importlib.util
 import logging
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,9 +28,9 @@ from src.callbacks.hparams import LogHyperparameters
 from src.callbacks.monitor import MonitorLogged
 from src.callbacks.provenance import Provenance
 from src.callbacks.run_config import RunConfigInCheckpoint
-from src.config.arguments import module_arguments
-from src.config.checks import check_settings
-from src.config.errors import ConfigError, check_choice, first_line, is_number, root_cause
+from src.config.arguments import module_arguments, say_unused_groups
+from src.config.checks import check_monitors, check_settings
+from src.config.errors import ConfigError, first_line, is_number, root_cause
 from src.config.trainer_checks import (
     check_room_for_outputs,
     check_tracking_uri,
@@ -46,7 +47,6 @@ OPTIMIZER_RANGES = {
     "momentum": (0.0, True, 1.0, False),
     "eps": (0.0, False, math.inf, False),
 }
-log = logging.getLogger(__name__)
 # Advice added to a library's refusal of a key, where the library's own words do not say what to do
 KEY_HINTS = {
     "trainer.accelerator": "use trainer=cpu, or trainer=default to use a GPU only when present",
@@ -109,6 +109,10 @@ def blame(cfg: Any, make: Callable[[dict], Any]) -> tuple[str, Any] | None:
     return None
 
 
+def target_name(cfg: Any) -> str:
+    return str(cfg.get("_target_", "")).rsplit(".", 1)[-1] if OmegaConf.is_dict(cfg) else ""
+
+
 def config_error(group: str, cfg: Any, error: BaseException, make: Callable[[dict], Any]) -> ConfigError:
     """``error``, raised building ``group`` from ``cfg``, as one ConfigError naming the key."""
     cause = root_cause(error)
@@ -119,8 +123,12 @@ def config_error(group: str, cfg: Any, error: BaseException, make: Callable[[dic
         return ConfigError(
             group, f"needs {key}, which the chosen config does not define (this model does not take this data)"
         )
+    unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(cause)) if isinstance(cause, TypeError) else None
+    if unexpected and OmegaConf.is_dict(cfg) and unexpected.group(1) in cfg:  # the constructor named the key itself
+        key = f"{group}.{unexpected.group(1)}"
+        return ConfigError(key, f"{target_name(cfg)} takes no argument {unexpected.group(1)!r}", full_key=True)
     culprit = blame(cfg, make)
-    target = str(cfg.get("_target_", "")).rsplit(".", 1)[-1] if OmegaConf.is_dict(cfg) else ""
+    target = target_name(cfg)
     if culprit is None:
         return ConfigError(group, f"{target or 'building it'} refused the settings: {first_line(cause)}", full_key=True)
     key, value = f"{group}.{culprit[0]}", culprit[1]
@@ -212,31 +220,6 @@ def build_callbacks(cfg: DictConfig, datamodule) -> list[pl.Callback]:
     return callbacks + extra + [MonitorLogged(cfg.monitor.metric)]
 
 
-def say_unused_groups(cfg: DictConfig, module_cfg: DictConfig, wants_net: bool, wants_optimizer: bool) -> None:
-    """One info line for a group the chosen module does not use (it builds its own network or optimizer)."""
-    name = str(module_cfg.get("_target_")).rsplit(".", 1)[-1]
-    if not wants_net and cfg.get("model") is not None and "net" not in module_cfg:
-        log.info("model: %s takes no net, so the model group is not used (model=null says so)", name)
-    if not wants_optimizer and cfg.get("optimizer") is not None and "optimizer" not in module_cfg:
-        log.info("optimizer: %s takes no optimizer partial, so the optimizer group is not used", name)
-
-
-def check_monitors(cfg: DictConfig, module: pl.LightningModule) -> None:
-    """Metric names the config watches (``monitor.metric``, each callback's ``monitor``, ``optimized_metric``),
-    checked before training against what a module declares it logs (``logged_metrics``); a module that
-    declares nothing is checked at its first validation (``MonitorLogged``)."""
-    logged = getattr(module, "logged_metrics", None)
-    if not logged:
-        return
-    watched = {"monitor.metric": cfg.monitor.metric, "optimized_metric": cfg.get("optimized_metric")}
-    for name, callback in (cfg.get("callbacks") or {}).items():
-        if callback is not None and callback.get("monitor") is not None:
-            watched[f"callbacks.{name}.monitor"] = callback.monitor
-    for key, metric in watched.items():
-        if metric is not None:
-            check_choice(key, metric, logged)
-
-
 def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> Run:
     """Check and instantiate everything a run needs, then load its data (its config is logged when fitting starts).
 
@@ -246,10 +229,16 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     """
     check_settings(cfg)
     module_cfg, wants_net, wants_optimizer = module_arguments(cfg)
+    if wants_optimizer and cfg.get("optimizer") is None:
+        raise ConfigError(
+            "optimizer", f"{module_cfg._target_} takes an optimizer and none is chosen; add optimizer=adam"
+        )
     given = {"optimizer": build_optimizer(cfg.optimizer)} if wants_optimizer else {}
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build("data", cfg.data)
     if wants_net:
+        if cfg.get("model") is None:
+            raise ConfigError("model", f"is null, and {module_cfg._target_} takes a net; choose a model")
         given["net"] = build("model", cfg.model)
     say_unused_groups(cfg, module_cfg, wants_net, wants_optimizer)
     module = build("module", module_cfg, **given)

@@ -79,8 +79,22 @@ def saved_settings(path: Path, cfg: DictConfig) -> dict[str, Any]:
             f"{path} carries incomplete run settings (missing or not a group: "
             f"{', '.join(missing) or 'model, data, optimizer or module'}); eval rebuilds the run from them",
         )
-    check_tree(tree, allowed_targets(cfg), str(path))
+    check_tree(tree, allowed_targets(cfg, config_folders()), str(path))
     return tree
+
+
+def config_folders() -> tuple[Path, ...]:
+    """The folders this command composes its config from: conf/, and a user's own (``--config-dir``,
+    ``hydra.searchpath``), as Hydra lists them; conf/ alone outside a Hydra run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from src.config.compose import CONF_DIR
+
+    try:
+        sources = HydraConfig.get().runtime.config_sources
+    except ValueError:  # composed outside a Hydra app (a test)
+        return (CONF_DIR,)
+    return tuple(Path(source.path) for source in sources if source.schema == "file" and Path(source.path).is_dir())
 
 
 def eval_config(cfg: DictConfig, saved: dict[str, Any], overrides: list[str]) -> DictConfig:

@@ -65,6 +65,8 @@ def test_the_pages_show_commands():
 def test_every_command_shown_composes(page, args, tmp_path):
     script, args = args.split(": ", 1)
     argv = shlex.split(args)
+    if "--config-dir" in argv:  # a user's own config folder, named from the project's root (tests/byo/conf)
+        argv[argv.index("--config-dir") + 1] = str(ROOT_DIR / argv[argv.index("--config-dir") + 1])
     problem = bad_command_line(argv, tmp_path, config_name=script)
     if problem and problem.startswith(NO_SLURM) and shutil.which("srun") is None:
         problem = None  # a cluster command: everything but the cluster itself was checked before this line
@@ -72,8 +74,9 @@ def test_every_command_shown_composes(page, args, tmp_path):
     parsed = hydra_args_parser().parse_args(argv)
     if parsed.help or parsed.hydra_help:
         return
-    cfg = compose_config(first_job(parsed.overrides), tmp_path, with_hydra=True, config_name=script)
-    assert cfg.model._target_ and cfg.trainer._target_
+    search = [f"hydra.searchpath=[file://{parsed.config_dir}]"] if parsed.config_dir else []
+    cfg = compose_config([*search, *first_job(parsed.overrides)], tmp_path, with_hydra=True, config_name=script)
+    assert (cfg.model is None or cfg.model._target_) and cfg.module._target_ and cfg.trainer._target_
 
 
 def group_table(readme: str) -> dict[str, set[str]]:

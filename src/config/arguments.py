@@ -11,6 +11,7 @@ naming that key. A constructor with ``**kwargs`` takes every key.
 
 import copy
 import inspect
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from src.config.compose import CONF_DIR
 from src.config.errors import ConfigError, first_line
 
+log = logging.getLogger("src.build")
 INJECTED = ("net", "optimizer")  # what the builder gives a module that takes them: the model, the optimizer
 
 
@@ -65,3 +67,12 @@ def module_arguments(cfg: DictConfig) -> tuple[DictConfig, bool, bool]:
         for key in dropped:
             del root.module[key]
     return root.module, "net" in names and "net" not in own, "optimizer" in names and "optimizer" not in own
+
+
+def say_unused_groups(cfg: DictConfig, module_cfg: DictConfig, wants_net: bool, wants_optimizer: bool) -> None:
+    """One info line for a group the chosen module does not use (it builds its own network or optimizer)."""
+    name = str(module_cfg.get("_target_")).rsplit(".", 1)[-1]
+    if not wants_net and cfg.get("model") is not None and "net" not in module_cfg:
+        log.info("model: %s takes no net, so the model group is not used (model=null says so)", name)
+    if not wants_optimizer and cfg.get("optimizer") is not None and "optimizer" not in module_cfg:
+        log.info("optimizer: %s takes no optimizer partial, so the optimizer group is not used", name)

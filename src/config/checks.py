@@ -5,12 +5,16 @@ Every other value is judged by the object that takes it (src/build.py builds the
 anything runs). Each check raises a ``ConfigError`` naming the key as typed on the command line.
 """
 
+from typing import Any
+
 from omegaconf import DictConfig
 
 from src.config.errors import ConfigError, check_bool, check_choice, check_finite_number, check_int, is_number
 
 
 def check_top_level(cfg: DictConfig) -> None:
+    if cfg.get("data") is None:
+        raise ConfigError("data", "none is chosen (the model's config picks none); add data=NAME")
     check_int("seed", cfg.get("seed"), minimum=0)
     check_choice("test_ckpt", cfg.get("test_ckpt"), ("best", "last"))
     for key in ("test_after_fit", "ckpt_strict", "overwrite"):
@@ -91,3 +95,19 @@ def check_settings(cfg: DictConfig) -> None:
     check_callbacks(cfg.get("callbacks"))
     check_logger_for_callbacks(cfg)
     check_validation_feeds_monitors(cfg)
+
+
+def check_monitors(cfg: DictConfig, module: Any) -> None:
+    """Metric names the config watches (``monitor.metric``, each callback's ``monitor``, ``optimized_metric``),
+    checked before training against what a module declares it logs (``logged_metrics``); a module that
+    declares nothing is checked at its first validation (``MonitorLogged``)."""
+    logged = getattr(module, "logged_metrics", None)
+    if not logged:
+        return
+    watched = {"monitor.metric": cfg.monitor.metric, "optimized_metric": cfg.get("optimized_metric")}
+    for name, callback in (cfg.get("callbacks") or {}).items():
+        if callback is not None and callback.get("monitor") is not None:
+            watched[f"callbacks.{name}.monitor"] = callback.monitor
+    for key, metric in watched.items():
+        if metric is not None:
+            check_choice(key, metric, logged)

@@ -34,8 +34,21 @@ def parse(argv: list[str]) -> tuple[object, list[Override]] | None:
         return None
 
 
-def is_group(override: Override, conf_dir: Path) -> bool:
-    return (conf_dir / override.key_or_group).is_dir()
+def is_group(override: Override, conf_dir: Path, user_dirs: tuple[Path, ...] = ()) -> bool:
+    return any((folder / override.key_or_group).is_dir() for folder in (conf_dir, *user_dirs))
+
+
+def user_config_dirs(args, overrides: list[Override], cwd: Path) -> tuple[tuple[Path, ...], str | None]:
+    """A user's own config folders (``--config-dir DIR``, ``hydra.searchpath=[file://DIR]``), and the one
+    ``hydra.searchpath`` override that composes with all of them (None when there are none)."""
+    entries: list[str] = []
+    for override in overrides:
+        if override.key_or_group == "hydra.searchpath" and isinstance(override.value(), list):
+            entries += [str(entry) for entry in override.value()]
+    if getattr(args, "config_dir", None):
+        entries.append(f"file://{(cwd / args.config_dir).resolve().as_posix()}")
+    folders = tuple(cwd / Path(e[len("file://") :]) for e in entries if e.startswith("file://"))
+    return folders, (f"hydra.searchpath=[{','.join(entries)}]" if entries else None)
 
 
 def values_of(override: Override) -> list[str] | None:
@@ -47,16 +60,18 @@ def values_of(override: Override) -> list[str] | None:
         return None
 
 
-def unknown_group_option(overrides: list[Override], conf_dir: Path = CONF_DIR) -> str | None:
+def unknown_group_option(
+    overrides: list[Override], conf_dir: Path = CONF_DIR, user_dirs: tuple[Path, ...] = ()
+) -> str | None:
     """One line naming the first ``group=option`` whose option has no YAML file, or None.
 
     Hydra reports this too, but over a dozen lines with its search path; this names the key and
     what is allowed.
     """
     for override in overrides:
-        if override.is_delete() or override.package or not is_group(override, conf_dir):
+        if override.is_delete() or override.package or not is_group(override, conf_dir, user_dirs):
             continue
-        options = config_options(override.key_or_group, conf_dir)
+        options = sorted({o for d in (conf_dir, *user_dirs) for o in config_options(override.key_or_group, d)})
         for value in values_of(override) or []:
             if value not in options and value != "null":
                 return f"{override.key_or_group}={value}: unknown option; choose one of: {', '.join(options)}"
@@ -73,7 +88,13 @@ def config_keys(node: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-def composed(overrides: list[Override], conf_dir: Path, config_name: str = "train", extra: tuple[str, ...] = ()):
+def composed(
+    overrides: list[Override],
+    conf_dir: Path,
+    config_name: str = "train",
+    extra: tuple[str, ...] = (),
+    search: str | None = None,
+):
     """The config the command line's group choices (and hydra settings, and ``extra`` overrides) compose to,
     hydra node included.
 
@@ -82,12 +103,25 @@ def composed(overrides: list[Override], conf_dir: Path, config_name: str = "trai
     groups = []
     for override in overrides:
         of_hydra = override.key_or_group.startswith(("hydra/", "hydra.")) and not override.is_add()
-        if (is_group(override, conf_dir) or of_hydra) and (values := values_of(override)):
+        if search is not None and override.key_or_group == "hydra.searchpath":
+            continue  # given once, with --config-dir's folder, below
+        if (is_group(override, conf_dir, search_dirs(search)) or of_hydra) and (values := values_of(override)):
             groups.append(f"{override.key_or_group}={values[0]}")
+    groups += [search] if search is not None else []
     return compose_config([*groups, *extra], ".", with_hydra=True, config_name=config_name, conf_dir=conf_dir)
 
 
-def misspelled_key(overrides: list[Override], cfg, conf_dir: Path = CONF_DIR) -> str | None:
+def search_dirs(search: str | None) -> tuple[Path, ...]:
+    """The folders of a ``hydra.searchpath=[file://A,file://B]`` override (as ``user_config_dirs`` wrote it)."""
+    if search is None:
+        return ()
+    entries = search.split("=", 1)[1].strip("[]").split(",")
+    return tuple(Path(e[len("file://") :]) for e in entries if e.startswith("file://"))
+
+
+def misspelled_key(
+    overrides: list[Override], cfg, conf_dir: Path = CONF_DIR, user_dirs: tuple[Path, ...] = ()
+) -> str | None:
     """One line for the first ``key=value`` whose key the config does not have, naming the closest one.
 
     Hydra's own message advises appending the key with ``+``, which turns a typo into a silently
@@ -99,7 +133,7 @@ def misspelled_key(overrides: list[Override], cfg, conf_dir: Path = CONF_DIR) ->
     typed = "{key}: no such key; {hint} (+{key}=... adds a new key on purpose)"
     in_search = "hydra.sweeper.params.{key}: no such key in the config; {hint}"
     for key, message in [(k, typed) for k in plain] + [(k, in_search) for k in searched]:
-        if (conf_dir / key).is_dir() or key.startswith("hydra"):
+        if any((d / key).is_dir() for d in (conf_dir, *user_dirs)) or key.startswith("hydra"):
             continue  # a config group, or Hydra's own settings
         if (hint := missing_key_hint(cfg, key)) is not None:
             return message.format(key=key, hint=hint)
@@ -150,10 +184,15 @@ def unwritable_output(overrides: list[Override], cwd: Path, multirun: bool = Fal
             probe = existing / folder.relative_to(existing).parts[0]
             try:
                 probe.mkdir()
-                probe.rmdir()
+            except FileExistsError:  # made meanwhile (another run): it can be made
+                continue
             except OSError as error:
                 problem = f"{existing} holds no new folder ({error.strerror})"
                 return f"{key}: cannot write the run's outputs under {folder}: {problem}"
+            try:
+                probe.rmdir()
+            except OSError:  # another run wrote into it meanwhile: it stays theirs
+                pass
     return None
 
 
@@ -167,17 +206,18 @@ def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR, conf
     if parsed is None:
         return None
     args, overrides = parsed
-    if message := unknown_group_option(overrides, conf_dir):
+    user_dirs, search = user_config_dirs(args, overrides, cwd)
+    if message := unknown_group_option(overrides, conf_dir, user_dirs):
         return message
     if only_prints(args):
         return None
     try:
-        cfg = composed(overrides, conf_dir, config_name)
+        cfg = composed(overrides, conf_dir, config_name, search=search)
     except Exception as error:  # noqa: BLE001 - a composition problem: Hydra reports it with its own words
         return typed_value_error(error) or yaml_error(error, cwd)
     return (
-        misspelled_key(overrides, cfg, conf_dir)
-        or unresolvable_value(overrides, conf_dir, config_name)
+        misspelled_key(overrides, cfg, conf_dir, user_dirs)
+        or unresolvable_value(overrides, conf_dir, config_name, search)
         or bad_sweep_settings(args, overrides, cfg)
         or unwritable_output(overrides, cwd, args.multirun)
         or (bad_plugin_settings(cfg) if args.multirun else None)
@@ -208,14 +248,14 @@ def yaml_error(error: BaseException, cwd: Path) -> str | None:
     return None
 
 
-def unresolvable_value(overrides: list[Override], conf_dir: Path, config_name: str) -> str | None:
+def unresolvable_value(overrides: list[Override], conf_dir: Path, config_name: str, search: str | None) -> str | None:
     """A command-line value whose interpolation cannot resolve (``a=${a}``: recursive; ``${nowhere}``), in one
     line; those that need a running Hydra (``${hydra:...}``) are left to it."""
     for override in overrides:
         if override.is_delete() or override.is_sweep_override() or "${" not in str(override.value()):
             continue
         try:
-            cfg = composed(overrides, conf_dir, config_name, extra=(override.input_line,))
+            cfg = composed(overrides, conf_dir, config_name, extra=(override.input_line,), search=search)
         except Exception:  # noqa: BLE001 - a value Hydra refuses while composing: its own message says why
             continue
         try:

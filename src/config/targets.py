@@ -66,10 +66,13 @@ def conf_targets(conf_dir: Path = CONF_DIR) -> dict[str, set[str]]:
     return allowed
 
 
-def allowed_targets(cfg: Any, conf_dir: Path = CONF_DIR) -> dict[str, set[str]]:
-    """The classes each top-level key may name: ``conf_targets`` plus those of the composed ``cfg``
-    (the command line's ``module._target_=my.Module``)."""
-    allowed = conf_targets(conf_dir)
+def allowed_targets(cfg: Any, conf_dirs: tuple[Path, ...] = (CONF_DIR,)) -> dict[str, set[str]]:
+    """The classes each top-level key may name: ``conf_targets`` of each config folder (this project's, and
+    a user's own: ``--config-dir``) plus those of the composed ``cfg`` (``module._target_=my.Module``)."""
+    allowed: dict[str, set[str]] = {}
+    for conf_dir in conf_dirs:
+        for key, targets in conf_targets(conf_dir).items():
+            allowed.setdefault(key, set()).update(targets)
     tree = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
     for where, target in targets_in({k: v for k, v in (tree or {}).items() if k != "hydra"}):
         if where and isinstance(target, str):

@@ -1,0 +1,1 @@
+"""Lightning code in the usual shape, written as a user would, for the bring-your-own tests."""

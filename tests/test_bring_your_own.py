@@ -1,0 +1,94 @@
+"""A user's own LightningModule and LightningDataModule, unchanged (tests/byo/lightning_code.py), get
+every feature: train, resume, a sweep, an Optuna search over their own keys, eval and the report,
+with their configs in a folder of their own (``--config-dir tests/byo/conf``)."""
+
+import csv
+
+import pytest
+import torch
+import yaml
+
+from src.config.compose import ROOT_DIR
+from src.config.errors import ConfigError
+from tests.conftest import QUIET, run_train
+from tests.helpers import read_scalars
+from train import train
+
+BYO_CONF = ROOT_DIR / "tests" / "byo" / "conf"
+SEARCH = f"hydra.searchpath=[file://{BYO_CONF.as_posix()}]"  # what --config-dir does, for in-process runs
+SHORT = [*QUIET, "trainer.max_epochs=3", "callbacks.early_stopping=null"]
+
+
+def rows(summary) -> list[dict[str, str]]:
+    return list(csv.DictReader(summary.open(), delimiter="\t"))
+
+
+@pytest.mark.slow
+def test_a_users_classifier_trains_tests_its_best_checkpoint_and_resumes(make_cfg, tmp_path):
+    result = train(make_cfg(SEARCH, "model=dense", *SHORT))
+    run = tmp_path / "run"
+    (best,) = run.glob("checkpoints/epoch*-val_acc*.ckpt")  # named by the monitored metric
+    hyper = torch.load(best, weights_only=True)["hyper_parameters"]  # plain data, so weights-only reads it
+    assert hyper["net"]["_target_"] == "tests.byo.lightning_code.SimpleDenseNet"
+    assert hyper["optimizer"]["_target_"] == "torch.optim.Adam"
+    scalars = read_scalars(run)
+    assert result == pytest.approx(max(scalars["val_acc"])) and len(scalars["test_acc"]) == 1  # its best, tested
+    last = run / "checkpoints" / "last.ckpt"
+    train(make_cfg(SEARCH, "model=dense", *SHORT, "trainer.max_epochs=5", f"ckpt_path={last}", name="again"))
+    assert len(read_scalars(run)["val_acc"]) == 5  # went on in its own folder, nothing repeated
+
+
+def test_a_users_module_gets_only_its_own_arguments_and_errors_name_the_key(make_cfg):
+    with pytest.raises(ConfigError, match=r"^module.compile: DenseClassifier takes no argument 'compile'; it takes"):
+        train(make_cfg(SEARCH, "model=dense", *SHORT, "module.compile=true"))
+    cfg = make_cfg(SEARCH, "model=dense", *SHORT)
+    cfg.model = None  # as a model file that says model: null
+    with pytest.raises(ConfigError, match=r"^model: is null, and tests.byo.lightning_code.DenseClassifier takes"):
+        train(cfg)
+    with pytest.raises(ConfigError, match=r"^module.n_features: 'eight' refused by Autoencoder"):
+        train(make_cfg(SEARCH, "model=autoencoder", *SHORT, "module.n_features=eight"))
+
+
+def test_a_monitored_name_the_first_validation_did_not_log_is_refused_listing_what_was(make_cfg):
+    with pytest.raises(ConfigError) as refused:
+        train(make_cfg(SEARCH, "model=dense", *SHORT, "monitor.metric=val/acc"))
+    assert str(refused.value) == (
+        "monitor.metric: 'val/acc' was not logged by the first validation; it logged: "
+        "lr-Adam, train_loss, train_loss_step, val_acc, val_loss"
+    )
+
+
+def test_a_run_shorter_than_one_validation_completes(make_cfg, tmp_path):
+    assert train(make_cfg(SEARCH, "model=dense", *QUIET, "trainer.max_steps=3")) is None
+    assert (tmp_path / "run" / "COMPLETED").exists()
+
+
+@pytest.mark.slow
+def test_a_users_classifier_sweeps_evaluates_and_reports_as_a_user_would(tmp_path):
+    user = ["--config-dir", str(BYO_CONF), *QUIET]
+    run_train("-m", *user, "model=dense", "seed=1,2", "trainer.max_epochs=2", "hydra.sweep.dir=sweep", cwd=tmp_path)
+    sweep = tmp_path / "sweep"
+    assert [row["status"] for row in rows(sweep / "summary.tsv")] == ["COMPLETED", "COMPLETED"]
+    evaluated = run_train(*user, f'ckpt_path="{sweep / "seed=1"}"', cwd=tmp_path, script="eval.py")
+    accuracy = float(evaluated.stdout.split("test_acc=")[1].split()[0])
+    assert accuracy == pytest.approx(read_scalars(sweep / "seed=1")["test_acc"][-1], abs=1e-4)  # its test again
+    report = (sweep / "report" / "report.md").read_text()
+    header, *table = [line for line in report.splitlines() if line.startswith("| ")][:4]
+    assert "| val_acc |" in header and "| test_acc |" in header
+    best = [max(read_scalars(sweep / f"seed={s}")["val_acc"]) for s in (1, 2)]
+    assert table[0].startswith(f"| seed={1 + best.index(max(best))} | ok |")  # ranked by val_acc, best first
+
+
+@pytest.mark.slow
+def test_an_optuna_search_over_a_users_own_key_minimizes_its_monitored_loss(tmp_path):
+    args = ["-m", "--config-dir", str(BYO_CONF), *QUIET, "model=autoencoder", "hparams_search=autoencoder_lr"]
+    run_train(*args, "hydra.sweeper.n_trials=2", "trainer.max_epochs=2", "hydra.sweep.dir=search", cwd=tmp_path)
+    search = tmp_path / "search"
+    trials = sorted(p for p in search.iterdir() if (p / "COMPLETED").exists())
+    losses = [min(read_scalars(t)["val_loss"]) for t in trials]
+    assert len(trials) == 2 and all(list(t.glob("checkpoints/epoch*-val_loss*.ckpt")) for t in trials)
+    results = yaml.safe_load((search / "optimization_results.yaml").read_text())
+    assert set(results["best_params"]) == {"module.lr"} and results["best_value"] == pytest.approx(min(losses))
+    report = (search / "report" / "report.md").read_text()
+    ranked = [line for line in report.splitlines() if line.startswith("| ") and "| ok |" in line]
+    assert ranked[0].startswith(f"| {trials[losses.index(min(losses))].name} |")  # the lowest loss first
