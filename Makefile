@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
-.PHONY: install train test test-fast lint format bench bench-sweep fashion-mnist clean
+.PHONY: install train test test-fast lint format bench bench-sweep gpu-check fashion-mnist clean
 
 install: $(STAMP) fashion-mnist
 
@@ -52,6 +52,10 @@ bench: install
 
 bench-sweep: install
 	$(PY) benchmarks/sweep.py
+
+# On one GPU: every section of benchmarks/gpu.py (docs/performance.md), each measured in the run
+gpu-check: install
+	$(PY) benchmarks/gpu.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -4,16 +4,22 @@
     python benchmarks/gpu.py --tiny     # tiny sizes on the CPU, so the script cannot rot (a test runs it);
                                         # its compiled paths use the aot_eager backend (traced, not code-generated)
 
-Prints, each measured in this run:
+    python benchmarks/gpu.py --extra trainer.precision=32-true   # an override for every section's runs
+    make gpu-check                      # the same, with the project's environment
+
+Every section runs even when another fails: a failure is one line (``SECTION: failed: ...``) and
+the script exits 1 at the end. Prints, each measured in this run:
 1. Palindrome RNN samples/s: the framework eager and compiled (``module.compile=true``, mode
    ``reduce-overhead`` = CUDA graphs on a GPU) against the plain eager loop, as ratios.
 2. Reduced-VGG training images/s on 50,000 CIFAR-shaped uint8 images made in memory (CIFAR-10
    itself cannot be downloaded here): fp32, bf16 + channels_last, bf16 + channels_last + compile,
-   with the seconds a 50k-image epoch takes and the ratios to fp32.
+   with the seconds a 50k-image epoch takes and the ratios to fp32, and the framework against a
+   plain PyTorch loop over the same network, data placement and precision (benchmarks/images.py).
 3. ``experiment=fashion_fast`` (the reduced VGG on Fashion-MNIST: augmentation, batch 512,
    Nesterov SGD, cosine schedule, label smoothing, bf16 + channels_last): wall seconds and test
    accuracy (target: >= 94% in under 60 s). Fashion-MNIST is read from data/ or from Debian's
    dataset-fashion-mnist; a machine with neither needs a copy under data/FashionMNIST/raw.
+4. ``experiment=cnn_recipe`` (the CIFAR-10 recipe): seconds per 50k-image epoch on CIFAR-shaped data.
 """
 
 import sys
@@ -27,6 +33,7 @@ from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from images import plain as plain_images_per_second
 from palindrome import compose_cfg, framework_epoch, plain_epoch
 
 from src.build import build_run
@@ -35,6 +42,7 @@ from src.process import configure_process
 
 GPU = torch.cuda.is_available()
 DEVICE = ["trainer=gpu"] if GPU else ["trainer=cpu"]
+EXTRA: list[str] = []  # --extra KEY=VALUE: added to every section's runs
 
 
 def compiled(tiny: bool) -> list[str]:
@@ -63,7 +71,7 @@ def palindrome(tiny: bool) -> None:
     mode = "reduce-overhead" if GPU else "default"
     with tempfile.TemporaryDirectory() as out:
         runs = {
-            "eager": (framework_epoch, compose_cfg(length, out, *DEVICE, *extra)),
+            "eager": (framework_epoch, compose_cfg(length, out, *DEVICE, *extra, *EXTRA)),
             "compiled": (
                 framework_epoch,
                 compose_cfg(
@@ -74,9 +82,10 @@ def palindrome(tiny: bool) -> None:
                     *compiled(tiny),
                     f"module.compile_mode={mode}",
                     "trainer.max_epochs=2",
+                    *EXTRA,
                 ),
             ),
-            "plain": (plain_epoch, compose_cfg(length, out, *DEVICE, *extra)),
+            "plain": (plain_epoch, compose_cfg(length, out, *DEVICE, *extra, *EXTRA)),
         }
         rates = {}
         for name, (run, cfg) in runs.items():
@@ -92,8 +101,9 @@ def palindrome(tiny: bool) -> None:
     )
 
 
-def vgg_images_per_second(tiny: bool, *overrides: str) -> float:
-    count, batch, steps = (16, 2, 4) if tiny else (50_000, 256, 120)
+def vgg_images_per_second(tiny: bool, *overrides: str, batch: int | None = None) -> float:
+    count, steps = (16, 4) if tiny else (50_000, 120)
+    batch = batch or (2 if tiny else 256)
     with tempfile.TemporaryDirectory() as out:
         cfg = compose_config(
             [
@@ -108,19 +118,14 @@ def vgg_images_per_second(tiny: bool, *overrides: str) -> float:
                 "callbacks.model_checkpoint=null",
                 "callbacks.last_checkpoint=null",
                 *overrides,
+                *EXTRA,
             ],
             out,
         )
-        cfg.data = OmegaConf.create(
-            {
-                "_target_": "images.RandomImages",
-                "count": count,
-                "batch_size": batch,
-                "channels": 3,
-                "num_classes": 10,
-                "input_dim": 3072,
-            }
-        )
+        data = OmegaConf.to_container(cfg.data, resolve=True)  # the recipe's data settings, on made images
+        for key in ("_target_", "dataset", "root", "download", "val_size", "source_dir"):
+            data.pop(key, None)
+        cfg.data = OmegaConf.create({**data, "_target_": "images.RandomImages", "count": count, "batch_size": batch})
         skip = 1 if tiny else 3  # steps before the clock starts (the first compiles)
         run = build_run(cfg, extra_callbacks=[timer := StepTimer(skip=skip)])
         run.trainer.fit(run.module, datamodule=run.datamodule)
@@ -130,13 +135,29 @@ def vgg_images_per_second(tiny: bool, *overrides: str) -> float:
 def vgg(tiny: bool) -> None:
     bf16 = ["trainer.precision=bf16-mixed", "module.channels_last=true"]
     variants = {"fp32": [], "bf16+channels_last": bf16, "bf16+channels_last+compile": [*bf16, *compiled(tiny)]}
-    rates = {name: vgg_images_per_second(tiny, *overrides) for name, overrides in variants.items()}
-    for name, rate in rates.items():
+    rates = {}
+    for name, overrides in variants.items():
+        rates[name] = rate = vgg_images_per_second(tiny, *overrides)
         print(
             f"reduced VGG {name:28s} {rate:9.0f} images/s, {50_000 / rate:6.1f} s a 50k-image epoch, "
             f"x{rate / rates['fp32']:.2f} of fp32",
             flush=True,
         )
+    steps, batch = (4, 2) if tiny else (120, 256)
+    precisions = {"fp32": ("32-true", False), "bf16+channels_last": ("bf16-mixed", True)}
+    for name, (precision, channels_last) in precisions.items():
+        if precision == "bf16-mixed" and not GPU:  # bf16 autocast of this network on a CPU: not what is compared
+            continue
+        plain = plain_images_per_second(steps, batch, precision, channels_last)
+        print(f"reduced VGG {name}: plain loop {plain:.0f} images/s, framework/plain {rates[name] / plain:.2f}")
+
+
+def recipe(tiny: bool) -> None:
+    """Seconds per 50k-image epoch of experiment=cnn_recipe (its batch, augmentation and precision)."""
+    overrides = ["experiment=cnn_recipe", *(["trainer.precision=32-true"] if tiny else [])]
+    batch = 2 if tiny else compose_config(["experiment=cnn_recipe"], ".").data.batch_size
+    rate = vgg_images_per_second(tiny, *overrides, batch=batch)
+    print(f"cnn_recipe: {rate:.0f} images/s, {50_000 / rate:.1f} s a 50k-image epoch (CIFAR-shaped data)")
 
 
 def fashion(tiny: bool) -> None:
@@ -161,6 +182,7 @@ def fashion(tiny: bool) -> None:
                 "trainer.enable_progress_bar=false",
                 f"data.root={ROOT_DIR / 'data'}",
                 *extra,
+                *EXTRA,
             ],
             out,
         )
@@ -173,14 +195,28 @@ def fashion(tiny: bool) -> None:
     print(f"fashion_fast: test accuracy {accuracy:.4f} in {seconds:.1f} s (target >= 0.94 in < 60 s)", flush=True)
 
 
-def main(tiny: bool) -> None:
+SECTIONS = {"palindrome": palindrome, "vgg": vgg, "fashion_fast": fashion, "cnn_recipe": recipe}
+
+
+def main(tiny: bool) -> int:
+    """Every section, each in turn whatever the others did; 1 if any failed."""
     configure_process()  # as train.py sets up its own process
     name = torch.cuda.get_device_name() if GPU else "CPU"
-    print(f"device: {name}{' (tiny sizes)' if tiny else ''}; torch {torch.__version__}", flush=True)
-    palindrome(tiny)
-    vgg(tiny)
-    fashion(tiny)
+    print(f"device: {name}{' (tiny sizes)' if tiny else ''}; torch {torch.__version__}; pytorch-lightning "
+          f"{pl.__version__}", flush=True)  # fmt: skip
+    failed = []
+    for section, run in SECTIONS.items():
+        try:
+            run(tiny)
+        except Exception as error:  # noqa: BLE001 - one section's failure must not hide the others' figures
+            failed.append(section)
+            text = str(error).strip().splitlines()
+            print(f"{section}: failed: {type(error).__name__}: {text[0] if text else ''}", flush=True)
+    print(f"sections failed: {', '.join(failed)}" if failed else "all sections ran", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main(tiny="--tiny" in sys.argv)
+    args = sys.argv[1:]
+    EXTRA += [args[i + 1] for i, a in enumerate(args) if a == "--extra" and i + 1 < len(args)]
+    sys.exit(main(tiny="--tiny" in args))

@@ -79,12 +79,15 @@ def framework(steps: int, batch: int, precision: str) -> float:
     return (steps - 2) * batch / timer.seconds
 
 
-def plain(steps: int, batch: int, precision: str) -> float:
+def plain(steps: int, batch: int, precision: str, channels_last: bool = False) -> float:
+    """Training images/s of a plain PyTorch loop over the same network, data placement and precision."""
     torch.manual_seed(0)
     dm = RandomImages(steps * batch, batch_size=batch)
     dm.setup()
     images, labels = (t.to(DEVICE) for t in dm.splits["train"])
-    net = ReducedVGG(3, 10).to(DEVICE)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    images = images.contiguous(memory_format=layout)
+    net = ReducedVGG(3, 10).to(DEVICE, memory_format=layout)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
     autocast = torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
     for step in range(steps):

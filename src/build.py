@@ -28,6 +28,7 @@ from src.callbacks.hparams import LogHyperparameters
 from src.callbacks.monitor import MonitorLogged
 from src.callbacks.provenance import Provenance
 from src.callbacks.run_config import RunConfigInCheckpoint
+from src.callbacks.threads import RankThreads
 from src.config.arguments import module_arguments, say_unused_groups
 from src.config.checks import check_monitors, check_settings
 from src.config.errors import ConfigError, first_line, is_number, root_cause
@@ -37,7 +38,7 @@ from src.config.trainer_checks import (
     check_trainer_types,
     check_validation_fits_epoch,
 )
-from src.trainer.devices import place_processes
+from src.trainer.devices import forks_ranks, place_processes, threads_per_rank
 
 # What an optimizer hyperparameter means, where torch checks less (lr=0 trains nothing; a momentum
 # of 1 or more never forgets a gradient): (low, low allowed, high, high allowed)
@@ -228,6 +229,10 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     after the config's (a benchmark's timer, say). Seeds torch, NumPy and Python's random.
     """
     check_settings(cfg)
+    place_processes(cfg.trainer)
+    if forks_ranks(cfg.trainer):  # no thread pool in this process before its ranks are forked (RankThreads)
+        extra_callbacks = [*extra_callbacks, RankThreads(threads_per_rank(cfg.trainer))]
+        torch.set_num_threads(1)
     module_cfg, wants_net, wants_optimizer = module_arguments(cfg)
     if wants_optimizer and cfg.get("optimizer") is None:
         raise ConfigError(
@@ -251,7 +256,6 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
         LogHyperparameters(cfg, provenance),
     ]
     loggers = [build_logger(name, c) for name, c in (cfg.get("logger") or {}).items() if c]
-    place_processes(cfg.trainer)
     check_trainer_types(cfg.trainer)
     trainer = build("trainer", cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers or False)
     with config_errors("data"):

@@ -201,7 +201,9 @@ def test_a_refused_command_line_imports_neither_torch_nor_lightning(tmp_path):
         "atexit.register(lambda: print(sorted({'torch', 'pytorch_lightning'} & set(sys.modules))));"
         f"runpy.run_path({str(ROOT_DIR / 'train.py')!r}, run_name='__main__')"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(), capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(), capture_output=True, timeout=120
+    )
     assert result.returncode == 2 and result.stdout.decode().strip() == "[]", result
 
 
@@ -237,6 +239,7 @@ def test_hydra_full_error_still_shows_the_traceback(tmp_path, monkeypatch):
         env=env,
         capture_output=True,
         text=True,
+        timeout=120,
     )
     assert result.returncode != 0 and "Traceback" in result.stderr
     assert "ckpt_path: garbage.ckpt is not a readable checkpoint" in result.stderr

@@ -41,3 +41,22 @@ def test_the_gpu_benchmark_runs_on_the_cpu_with_tiny_sizes():
     for variant in ("fp32", "bf16+channels_last", "bf16+channels_last+compile"):
         assert f"reduced VGG {variant}" in out
     assert "fashion_fast: test accuracy" in out
+    assert "reduced VGG fp32: plain loop" in out and "cnn_recipe: " in out and "all sections ran" in out
+
+
+@pytest.mark.slow
+def test_the_gpu_check_runs_every_section_when_each_fails_and_says_so_in_one_line():
+    result = subprocess.run(
+        [sys.executable, str(ROOT_DIR / "benchmarks" / "gpu.py"), "--tiny", "--extra", "trainer.precision=15"],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT_DIR,
+    )
+    failures = [line for line in result.stdout.splitlines() if ": failed: " in line]
+    assert result.returncode == 1 and [line.split(":")[0] for line in failures] == [
+        "palindrome", "vgg", "fashion_fast", "cnn_recipe"
+    ]  # fmt: skip
+    assert all("trainer.precision: 15 refused by Trainer" in line for line in failures), failures
+    assert "sections failed: palindrome, vgg, fashion_fast, cnn_recipe" in result.stdout

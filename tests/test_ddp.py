@@ -1,5 +1,7 @@
 """Multi-device training with Lightning DDP: ddp_cpu runs as real processes over gloo."""
 
+import sys
+
 import pytest
 import torch
 
@@ -70,3 +72,30 @@ def test_a_sweep_of_ddp_jobs_runs_each_job_once_in_its_own_folder(tmp_path):
         assert (root / job / "COMPLETED").is_file() and len(read_scalars(root / job)["val/acc"]) == 1
         assert not list((root / job).glob("*ddp_process*"))
     assert (root / "summary.tsv").read_text().count("\tCOMPLETED\t") == 2
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="ranks are forked where the platform can fork")
+def test_a_forked_rank_of_a_multi_threaded_run_does_not_hang(tmp_path):
+    """The run's process used all cores (a forward pass, the data) before forking its one rank, which then set
+    its threads (Lightning does, without OMP_NUM_THREADS) and waited forever in its first parallel operation."""
+    import os
+    import signal
+    import subprocess
+
+    from src.config.compose import ROOT_DIR
+    from tests.conftest import subprocess_env
+
+    args = [*QUIET, "trainer=ddp_cpu", "trainer.devices=1", "data.data_size=500", "trainer.max_epochs=1"]
+    env = {k: v for k, v in subprocess_env().items() if k != "OMP_NUM_THREADS"}  # threads as a user has them
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT_DIR / "train.py"), *args, "hydra.run.dir=run"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its forked rank too is ended if it hangs
+    )  # fmt: skip
+    try:
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0 and (tmp_path / "run" / "COMPLETED").exists(), err[-2000:]

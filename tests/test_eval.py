@@ -115,7 +115,7 @@ def test_python_eval_py_prints_metrics_or_one_line(trained, tmp_path):
         f"runpy.run_path({str(ROOT_DIR / 'eval.py')!r}, run_name='__main__')"
     )
     refused = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True
+        [sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=120
     )
     assert refused.returncode == 2 and refused.stderr.startswith("ckpt_path: nowhere is neither a file nor a folder")
     assert refused.stderr.count("\n") == 1 and refused.stdout.strip() == "lightning imported: False"

@@ -109,6 +109,7 @@ def test_every_module_imports_and_the_default_run_builds_without_posix_only_modu
         env=subprocess_env(),
         capture_output=True,
         text=True,
+        timeout=120,
     )
     assert result.returncode == 0 and "built Trainer" in result.stdout, result.stderr[-2000:]
 

@@ -123,7 +123,9 @@ NO_NVIDIA_FILES = not any(Path("/dev").glob("nvidia[0-9]*")) and not Path("/dev/
 )
 def test_a_machine_without_gpu_device_files_counts_none_without_importing_torch():
     code = "import sys; from src.trainer.devices import gpu_count; print(gpu_count(), 'torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT_DIR, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT_DIR, capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.split() == ["0", "False"]
 
 

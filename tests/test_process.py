@@ -15,6 +15,15 @@ from src.trainer import devices
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
+
+def python_snippet(code: str, *args: str) -> str:
+    """What ``python -c CODE ARGS`` prints, run from the project's root (two minutes at most)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT_DIR, capture_output=True, text=True, check=True, timeout=120
+    )
+    return done.stdout
+
+
 # A step that allocates, fills and frees a 40 MiB tensor. glibc's defaults hand such a block back to
 # the system when it is freed (it is over the 32 MiB that glibc's adaptive threshold can reach), so
 # every step faults each of its pages in anew; the settings keep it for the next step. (A real step's
@@ -38,10 +47,8 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20)
 
 
 def faults_per_step(mode: str) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", FAULTS_PER_STEP, mode], cwd=ROOT_DIR, capture_output=True, text=True, check=True
-    )
-    return float(out.stdout.split()[-1])
+    out = python_snippet(FAULTS_PER_STEP, mode)
+    return float(out.split()[-1])
 
 
 @pytest.mark.slow
@@ -82,10 +89,8 @@ print(as_lightning_leaves_it, loads_per_step(), torch.cuda.is_available())
 def test_without_a_gpu_an_optimizer_step_loads_no_gpu_library():
     import torch
 
-    out = subprocess.run(
-        [sys.executable, "-c", NVML_LOADS_PER_STEP], cwd=ROOT_DIR, capture_output=True, text=True, check=True
-    )
-    before, after, available = out.stdout.split()[-3:]
+    out = python_snippet(NVML_LOADS_PER_STEP)
+    before, after, available = out.split()[-3:]
     assert (float(after), available) == (0.0, "False")
     if torch.cuda._is_compiled():  # a CUDA build loads NVML at every step as Lightning leaves it (a CPU build never)
         assert float(before) >= 1  # what the setting saves
@@ -129,7 +134,5 @@ print("running:", gc.get_freeze_count() > 0)
 
 @pytest.mark.parametrize("switch, frozen", [("on", "True"), ("off", "False")])
 def test_quick_exit_freezes_the_objects_left_as_the_process_ends_and_only_then(switch, frozen):
-    out = subprocess.run(
-        [sys.executable, "-c", FROZEN_AT_EXIT, switch], cwd=ROOT_DIR, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.split() == ["running:", "False", "frozen:", frozen]  # collections as usual until the end
+    out = python_snippet(FROZEN_AT_EXIT, switch)
+    assert out.split() == ["running:", "False", "frozen:", frozen]  # collections as usual until the end

@@ -76,6 +76,13 @@ def test_eval_refuses_a_class_named_in_another_place_and_an_interpolation(traine
     with pytest.raises(ConfigError, match=r"names model._target_='src.datamodules.palindrome.PalindromeDataModule'"):
         evaluate(tmp_path, f"ckpt_path={crafted}")
 
+    def importer(tree):  # an import path an allowed class would import itself (as CIFAR-10's `dataset:` is)
+        tree["data"]["sampling"] = "subprocess.Popen"
+
+    crafted = crafted_copy(trained, tmp_path / "importing", importer)
+    with pytest.raises(ConfigError, match=r"names data.sampling='subprocess.Popen', which no config here names"):
+        evaluate(tmp_path, f"ckpt_path={crafted}")
+
     def leak(tree):  # an interpolation would be resolved when eval writes its settings into eval.json
         tree["data"]["input_length"] = "${oc.env:HOME}"
 

@@ -5,12 +5,15 @@ the run from them with Hydra's ``instantiate``, which imports and calls whatever
 says. A file someone else wrote could name any importable function there. So each ``_target_``
 in such a tree must be one that the config composed here (``conf/`` and the command line) names
 in the same place: under the same top-level key (``model``, ``data``, ``module``, ``optimizer``).
-A user's own module is allowed because their ``conf/model/mine.yaml`` names it. Strings that
+A user's own module is allowed because their ``conf/model/mine.yaml`` names it. The same holds
+for every other string that reads as an import path (``dataset: torchvision.datasets.CIFAR10``,
+which a datamodule imports): it must be one the config here names under the same key. Strings that
 OmegaConf would resolve (``${oc.env:SECRET}``) are refused too: a file's value stays a value.
 
 Torch-free; ``conf/`` is read as plain YAML (no interpolation is resolved).
 """
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,19 +26,23 @@ from src.config.errors import ConfigError
 
 TARGET = "_target_"
 GLOBAL_PACKAGE = "_global_"
+IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")  # torchvision.datasets.CIFAR10, a.b
 
 
 def targets_in(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """Every ``(key path, value)`` of a ``_target_`` in a nested tree of dicts and lists."""
+    """Every ``(key path, value)`` of a ``_target_`` in a nested tree of dicts and lists, and of every other
+    string that reads as an import path."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == TARGET:
-                yield path, value
+                yield (*path, TARGET), value
             else:
                 yield from targets_in(value, (*path, str(key)))
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from targets_in(value, (*path, str(index)))
+    elif isinstance(node, str) and IMPORT_PATH.fullmatch(node):
+        yield path, node
 
 
 def package_of(path: Path, conf_dir: Path) -> tuple[str, ...]:
@@ -98,7 +105,7 @@ def check_tree(tree: dict[str, Any], allowed: dict[str, set[str]], source: str, 
     for where, target in targets_in(tree):
         slot = where[0] if where else ""
         if not isinstance(target, str) or target not in allowed.get(slot, set()):
-            name = ".".join((*where, TARGET))
+            name = ".".join(where)
             raise ConfigError(
                 key,
                 f"{source} names {name}={target!r}, which no config here names under {slot or 'its top level'}: "

@@ -65,3 +65,17 @@ def place_processes(trainer_cfg: DictConfig) -> None:
     several = (isinstance(devices, int) and devices > 1) or (OmegaConf.is_list(devices) and len(devices) > 1)
     if several and trainer_cfg.get("strategy", "auto") == "auto":
         trainer_cfg.strategy = several_devices_strategy()
+
+
+def forks_ranks(trainer_cfg: DictConfig) -> bool:
+    """Whether the Trainer's strategy forks its ranks from this process (``ddp_fork``, ``ddp_notebook``)."""
+    return str(trainer_cfg.get("strategy", "auto")).endswith(("_fork", "_notebook"))
+
+
+def threads_per_rank(trainer_cfg: DictConfig) -> int:
+    """Each rank's intra-op threads: ``OMP_NUM_THREADS`` if set, else the cores shared among the ranks."""
+    if (given := os.environ.get("OMP_NUM_THREADS", "")).isdigit() and int(given) > 0:
+        return int(given)
+    devices = trainer_cfg.get("devices")
+    ranks = devices if isinstance(devices, int) and devices > 0 else len(devices) if OmegaConf.is_list(devices) else 1
+    return max(1, cpu_count() // ranks)
