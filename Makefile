@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
-.PHONY: install train test test-fast lint format bench bench-sweep gpu-check fashion-mnist clean
+.PHONY: install train test test-fast test-cluster lint format bench bench-sweep gpu-check fashion-mnist clean
 
 install: $(STAMP) fashion-mnist
 
@@ -32,11 +32,20 @@ train: install
 	$(PY) train.py $(ARGS)
 
 test: install
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 -m "not cluster"
 
 # The inner loop: everything but the tests marked slow (about 70 seconds on 2 cores)
 test-fast: install
-	$(PY) -m pytest -n 2 -m "not slow"
+	$(PY) -m pytest -n 2 -m "not slow and not cluster"
+
+# Sweeps on a real one-node SLURM (Debian's slurm-wlm and munge, root): time limits, requeues, scancel
+# (a few minutes). Installs the two packages where apt-get is available; skips, saying why, elsewhere.
+test-cluster: install
+	@if ! command -v slurmctld >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian's slurm-wlm and munge..."; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; \
+	fi
+	$(PY) -m pytest -m cluster -rs
 
 # ruff: lint (pycodestyle, pyflakes, import order, bugbear, ...) and formatting, as pyproject.toml sets
 lint: install

@@ -39,6 +39,16 @@ def storage_problem(error: OSError) -> str:
     return f"{what} writing {path}; free space there or give the run another folder (hydra.run.dir=...)"
 
 
+def requeued_by_the_cluster() -> bool:
+    """Whether SLURM started this job again (a time limit or a preemption requeued it)."""
+    return os.environ.get("SLURM_RESTART_COUNT", "0").isdigit() and int(os.environ.get("SLURM_RESTART_COUNT", "0")) > 0
+
+
+def in_a_cluster_job() -> bool:
+    """Whether this process is a job submitit started (on SLURM, or its local executor)."""
+    return "SUBMITIT_EXECUTOR" in os.environ
+
+
 def resume_command() -> str:
     """``python train.py OVERRIDES``: this run's command line, without its ckpt_path, as a single run.
 
@@ -91,6 +101,9 @@ def train(cfg: DictConfig) -> float | None:
 
     # this process is the run's own: the process-wide settings of conf/train.yaml's process: node
     configure_process(**cfg.process)
+    if cfg.get("ckpt_path") is None and requeued_by_the_cluster():  # go on from the save at the signal
+        log.info("Requeued by SLURM: resuming this job's own last.ckpt (ckpt_path=auto)")
+        cfg.ckpt_path = "auto"
     if (done := completed_earlier(cfg)) is not None:  # ckpt_path=auto: a completed run is not redone
         log.info("%s completed earlier (result %s): not run again", cfg.paths.output_dir, done)
         return None if done == "None" else float(done)
@@ -185,8 +198,8 @@ def main(cfg: DictConfig) -> float | None:
         refuse(storage_problem(error) if storage else str(error), exit_code=1 if storage else 2)
     except Exception as error:
         safety = sys.modules.get("src.callbacks.safety")  # loaded if training started; a bad value fails earlier
-        if safety is None or not isinstance(error, safety.RunInterrupted):
-            raise
+        if safety is None or not isinstance(error, safety.RunInterrupted) or in_a_cluster_job():
+            raise  # a cluster job's outcome goes back to its launcher, which reports it in one line
         log.error("%s", error)  # saved and marked: end the process (and a serial sweep) here
         sys.exit(error.exit_code)
 

@@ -38,7 +38,7 @@ from src.config.trainer_checks import (
     check_trainer_types,
     check_validation_fits_epoch,
 )
-from src.trainer.devices import forks_ranks, place_processes, threads_per_rank
+from src.trainer.devices import forks_ranks, one_owner_of_cluster_signals, place_processes, threads_per_rank
 
 # What an optimizer hyperparameter means, where torch checks less (lr=0 trains nothing; a momentum
 # of 1 or more never forgets a gradient): (low, low allowed, high, high allowed)
@@ -230,6 +230,7 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
     """
     check_settings(cfg)
     place_processes(cfg.trainer)
+    one_owner_of_cluster_signals(cfg.trainer)
     if forks_ranks(cfg.trainer):  # no thread pool in this process before its ranks are forked (RankThreads)
         extra_callbacks = [*extra_callbacks, RankThreads(threads_per_rank(cfg.trainer))]
         torch.set_num_threads(1)

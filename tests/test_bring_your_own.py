@@ -92,3 +92,33 @@ def test_an_optuna_search_over_a_users_own_key_minimizes_its_monitored_loss(tmp_
     report = (search / "report" / "report.md").read_text()
     ranked = [line for line in report.splitlines() if line.startswith("| ") and "| ok |" in line]
     assert ranked[0].startswith(f"| {trials[losses.index(min(losses))].name} |")  # the lowest loss first
+
+
+def test_a_users_autoencoder_logs_to_tensorboard_and_mlflow_resumes_latest_and_evaluates(make_cfg, tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from src.config.compose import compose_config
+    from src.evaluate import run_eval
+    from tests.helpers import hparams_metric_tags
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    user = [SEARCH, "model=autoencoder", *SHORT, "logger=tensorboard_mlflow", f"logger.mlflow.tracking_uri={store}"]
+    first = train(make_cfg(*user, name="outputs/first"))
+    run = tmp_path / "outputs" / "first"
+    assert first == pytest.approx(min(read_scalars(run)["val_loss"]))  # the lowest loss: mode min
+    assert "val_loss" in hparams_metric_tags(run)  # the monitored metric is an HPARAMS column
+    (logged,) = MlflowClient(store).search_runs([e.experiment_id for e in MlflowClient(store).search_experiments()])
+    assert logged.data.metrics["val_loss"] == pytest.approx(read_scalars(run)["val_loss"][-1])
+    cfg = make_cfg(*user, "trainer.max_epochs=4", "ckpt_path=latest", name="outputs/second")
+    cfg.paths.root_dir = str(tmp_path)  # where latest looks
+    train(cfg)
+    assert len(read_scalars(run)["val_loss"]) == 4  # went on in the first run's folder
+    overrides = [SEARCH, "model=autoencoder", *QUIET, f"ckpt_path={run}"]
+    result = run_eval(compose_config(overrides, tmp_path / "eval", config_name="eval"), overrides)
+    assert set(result["metrics"]) == {"test_loss"} and result["metrics"]["test_loss"] > 0
+
+
+def test_a_constructor_that_refuses_a_keyword_names_that_key(make_cfg):
+    with pytest.raises(ConfigError, match=r"^model.dropout: SimpleDenseNet takes no argument 'dropout'$"):
+        train(make_cfg(SEARCH, "model=dense", *SHORT, "+model.dropout=0.5", "+model.width=3"))

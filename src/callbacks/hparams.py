@@ -29,10 +29,25 @@ class LogHyperparameters(Callback):
     @override
     def on_fit_start(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:
-            params = dict(self.params)
+            params = apart_from_lightnings(dict(self.params), pl_module, trainer.datamodule)
             if self.provenance is not None:  # what produced the run, in columns beside its settings
                 params["provenance"] = hparams_of(self.provenance.record_for(trainer))
             log_hyperparameters(trainer.loggers, params, self.columns)
+
+
+def apart_from_lightnings(params: dict, *objects) -> dict:
+    """``params`` with each top-level key that a module's or datamodule's own hyperparameters also hold, with
+    another value, moved under ``config``: Lightning logs those hyperparameters itself (``save_hyperparameters``),
+    and MLflow refuses a parameter logged twice with two values (a datamodule's own ``seed``, say)."""
+    theirs: dict = {}
+    for obj in objects:
+        theirs.update(dict(getattr(obj, "hparams", None) or {}))
+    clashing = [key for key in params if key in theirs and theirs[key] != params[key]]
+    if clashing:
+        moved = {key: params[key] for key in clashing}
+        params = {k: v for k, v in params.items() if k not in clashing}
+        params["config"] = moved
+    return params
 
 
 def log_hyperparameters(loggers: list[Logger], params: dict, columns: tuple[str, ...] = RESULT_TAGS) -> None:

@@ -26,7 +26,9 @@ from src.run.resume import read_checkpoint
 from src.run.status import INTERRUPTED_MARKER, TIME_LIMIT_MARKER, mark, paste_ready
 
 log = logging.getLogger(__name__)
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGUSR2: what SLURM sends before a job's time limit or a preemption, through submitit (signal_delay_s)
+CLUSTER_SIGNAL = getattr(signal, "SIGUSR2", None)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, *([CLUSTER_SIGNAL] if CLUSTER_SIGNAL is not None else []))
 
 
 class RunInterrupted(CompactHydraException):
@@ -96,10 +98,26 @@ class GracefulInterrupt(Callback):
         path, command = save_last(trainer, self.run_dir, self.resume_command)
         name = signal.Signals(self.received).name
         mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}\n{command}\n")
+        reason = ""
+        if self.received == CLUSTER_SIGNAL:  # saved: the cluster's signal goes on to its owner, submitit
+            reason = self.hand_on_cluster_signal()
+            mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}{reason}\n{command}\n")
         raise RunInterrupted(
-            f"Interrupted ({name}) at step {trainer.global_step}; saved {path}. Resume with: {command}",
+            f"Interrupted ({name}) at step {trainer.global_step}{reason}; saved {path}. Resume with: {command}",
             self.received,
         )
+
+    def hand_on_cluster_signal(self) -> str:
+        """Call the handler the cluster signal had before training (submitit's checkpoint-and-requeue): it
+        requeues the job and ends the process, or says why it cannot (returned, for the user)."""
+        previous = self._previous.get(CLUSTER_SIGNAL)
+        if not callable(previous):  # not a submitit job: stopped as on SIGTERM
+            return ""
+        try:
+            previous(CLUSTER_SIGNAL, None)  # requeued: SLURM starts the job again, which resumes this save
+        except Exception as error:  # noqa: BLE001 - submitit's UncompletedJobError: no requeue left
+            return f": the time limit or a preemption, and the job was not requeued ({str(error).strip()})"
+        return ""
 
 
 def timer_of(trainer) -> Timer | None:

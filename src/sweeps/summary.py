@@ -155,6 +155,9 @@ class SweepSummary(Callback):
         job_dir = Path(config.hydra.runtime.output_dir)
         if job_return.status == JobStatus.FAILED:
             error = one_line(job_error(job_return))
+            if error.startswith("RunInterrupted:") and (job_dir / INTERRUPTED_MARKER).exists():
+                log.warning("job INTERRUPTED (%s): %s", " ".join(job_return.overrides or []), error)
+                return  # saved and marked INTERRUPTED by the job itself (a cluster job's signal)
             mark(job_dir, FAILED_MARKER, error)
             if config.hydra.mode == RunMode.MULTIRUN:  # a single run's error is printed by Hydra
                 log.error("job FAILED (%s): %s", " ".join(job_return.overrides or []), error)

@@ -79,3 +79,20 @@ def threads_per_rank(trainer_cfg: DictConfig) -> int:
     devices = trainer_cfg.get("devices")
     ranks = devices if isinstance(devices, int) and devices > 0 else len(devices) if OmegaConf.is_list(devices) else 1
     return max(1, cpu_count() // ranks)
+
+
+SLURM_ENVIRONMENT = "lightning_fabric.plugins.environments.SLURMEnvironment"
+
+
+def one_owner_of_cluster_signals(trainer_cfg: DictConfig) -> None:
+    """In a SLURM job that submitit started, submitit owns the time-limit and preemption signal (save, then
+    requeue: ``src.callbacks.safety``); Lightning's own SLURM auto-requeue, which would answer another
+    signal by requeueing without the job's status, is switched off (docs/scaling.md)."""
+    if os.environ.get("SUBMITIT_EXECUTOR") != "slurm" or "SLURM_JOB_ID" not in os.environ:
+        return
+    tasks = os.environ.get("SLURM_NTASKS", "1")
+    if tasks.isdigit() and int(tasks) > 1 and forks_ranks(trainer_cfg):  # SLURM started one process per rank
+        trainer_cfg.strategy = "ddp"  # each task is a rank (SLURMEnvironment): none forks more
+    plugins = list(trainer_cfg.get("plugins") or [])
+    if not any(isinstance(p, DictConfig) and p.get("_target_") == SLURM_ENVIRONMENT for p in plugins):
+        trainer_cfg.plugins = [*plugins, {"_target_": SLURM_ENVIRONMENT, "auto_requeue": False}]
