@@ -113,7 +113,7 @@ def eval_config(cfg: DictConfig, saved: dict[str, Any], overrides: list[str]) ->
     if not any(o.key_or_group == "data" for o in parsed):  # the checkpoint's data, where it lives here
         here = OmegaConf.to_container(cfg.data, resolve=True)
         data = OmegaConf.create(saved["data"])
-        for key in (k.split(".", 1)[1] for k in RESUME_FREE):
+        for key in (k.split(".", 1)[1] for k in RESUME_FREE if k.startswith("data.")):
             if key in here:
                 data[key] = here[key]
         for override in parsed:

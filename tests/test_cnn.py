@@ -74,3 +74,30 @@ def test_channels_last_reaches_the_network_with_nhwc_weights_and_inputs():
     )
     assert net.features[0][0].weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(seen[0], images)
+
+
+def test_on_a_gpu_the_cnn_defaults_to_bf16_and_channels_last_and_stays_fp32_on_a_cpu(tmp_path):
+    from src.config.compose import compose_config
+
+    gpu = compose_config(["model=cnn", "trainer=gpu"], tmp_path)
+    assert gpu.trainer.precision == "bf16-mixed" and gpu.module.channels_last is True
+    cpu = compose_config(["model=cnn", "trainer=cpu"], tmp_path)
+    assert cpu.trainer.precision == "32-true" and cpu.module.channels_last is False
+    chosen = compose_config(["model=cnn", "trainer=gpu", "trainer.precision=32-true"], tmp_path)
+    assert chosen.trainer.precision == "32-true"  # still a setting
+
+
+def test_tf32_is_a_process_setting_that_changes_nothing_without_a_gpu():
+    import pytest
+    import torch
+
+    from src.config.errors import ConfigError
+    from src.process import configure_process
+
+    before = torch.get_float32_matmul_precision()
+    applied = configure_process(keep_freed_memory=False, skip_nvml_probe=False, quiet=False, quick_exit=False)
+    assert applied["tf32"] is torch.cuda.is_available()
+    if not torch.cuda.is_available():
+        assert torch.get_float32_matmul_precision() == before
+    with pytest.raises(ConfigError, match="process.tf32: must be true or false"):
+        configure_process(tf32="yes")

@@ -114,8 +114,9 @@ def test_each_process_setting_has_an_off_switch_and_build_run_changes_nothing_pr
     monkeypatch.setattr(process, "has_nvidia_devices", lambda: False)
     build_run(compose_config(["data.data_size=200", "trainer=cpu"], tmp_path))
     assert process.NVML_CHECK in process.os.environ  # the builder is a library function: it leaves the process be
-    off = configure_process(keep_freed_memory=False, skip_nvml_probe=False, quiet=False, quick_exit=False)
-    assert off == {"keep_freed_memory": False, "skip_nvml_probe": False, "quiet": False, "quick_exit": False}
+    off = configure_process(keep_freed_memory=False, skip_nvml_probe=False, quiet=False, quick_exit=False, tf32=False)
+    assert off == {"keep_freed_memory": False, "skip_nvml_probe": False, "quiet": False, "quick_exit": False,
+                   "tf32": False}  # fmt: skip
     assert process.NVML_CHECK in process.os.environ
     assert configure_process()["skip_nvml_probe"] is True and process.NVML_CHECK not in process.os.environ
     with pytest.raises(ConfigError, match="process.quiet: must be true or false"):

@@ -28,6 +28,18 @@ def _parallel_jobs() -> int:
     return parallel_jobs()
 
 
+def _on_gpu(accelerator) -> bool:
+    """Whether a Trainer with this accelerator trains on a GPU: gpu/cuda, or auto where one is present
+    (counted without starting CUDA)."""
+    if str(accelerator) in ("gpu", "cuda"):
+        return True
+    if str(accelerator) != "auto":
+        return False
+    from src.trainer.devices import gpu_count
+
+    return gpu_count() > 0
+
+
 PROJECT = "lightning-hydra-experiments"  # the experiment name of runs no preset names
 
 
@@ -69,6 +81,7 @@ RESOLVERS = {
     "pid": os.getpid,
     "job_name": _job_name,
     "parallel_jobs": _parallel_jobs,
+    "on_gpu": _on_gpu,
     "experiment_name": _experiment_name,
     "sqlite_uri": _sqlite_uri,
     "basename": lambda path: os.path.basename(os.path.normpath(str(path))),

@@ -11,7 +11,7 @@ TREE_KEY = "run_config_tree"  # the same settings as nested plain values: what e
 SETTINGS_FILE = "run_settings.json"  # the same settings as text, beside the checkpoints: what `latest` reads
 RESUME_KEYS = ("seed", "model", "data", "optimizer", "module")  # what a resume must keep
 # ... except where the data live and how they are held, which does not change what they are
-RESUME_FREE = ("data.root", "data.download", "data.on_device", "data.source_dir")
+RESUME_FREE = ("data.root", "data.download", "data.on_device", "data.source_dir", "module.channels_last")
 
 
 def flatten(cfg: dict, prefix: str = "") -> dict:
