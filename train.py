@@ -41,7 +41,8 @@ def storage_problem(error: OSError) -> str:
 
 def requeued_by_the_cluster() -> bool:
     """Whether SLURM started this job again (a time limit or a preemption requeued it)."""
-    return os.environ.get("SLURM_RESTART_COUNT", "0").isdigit() and int(os.environ.get("SLURM_RESTART_COUNT", "0")) > 0
+    restarts = os.environ.get("SLURM_RESTART_COUNT", "0")
+    return restarts.isdigit() and int(restarts) > 0
 
 
 def in_a_cluster_job() -> bool:
@@ -73,10 +74,11 @@ def best_checkpoint(trainer, run_dir: str | Path) -> str:
     best = ranked[0].best_model_path if ranked else ""
     if not best:
         return ""
+    from src.callbacks.run_config import inside
     from src.run.resume import read_checkpoint
 
-    path, folder = Path(best).resolve(), Path(run_dir).resolve()
-    if folder not in path.parents or not path.is_file():
+    path = Path(best).resolve()
+    if not inside(best, Path(run_dir).resolve()) or not path.is_file():
         log.warning("The best checkpoint %s is not a file of this run's folder: testing the final weights", best)
         return ""
     try:

@@ -94,6 +94,7 @@ def composed(
     config_name: str = "train",
     extra: tuple[str, ...] = (),
     search: str | None = None,
+    user_dirs: tuple[Path, ...] = (),
 ):
     """The config the command line's group choices (and hydra settings, and ``extra`` overrides) compose to,
     hydra node included.
@@ -105,18 +106,10 @@ def composed(
         of_hydra = override.key_or_group.startswith(("hydra/", "hydra.")) and not override.is_add()
         if search is not None and override.key_or_group == "hydra.searchpath":
             continue  # given once, with --config-dir's folder, below
-        if (is_group(override, conf_dir, search_dirs(search)) or of_hydra) and (values := values_of(override)):
+        if (is_group(override, conf_dir, user_dirs) or of_hydra) and (values := values_of(override)):
             groups.append(f"{override.key_or_group}={values[0]}")
     groups += [search] if search is not None else []
     return compose_config([*groups, *extra], ".", with_hydra=True, config_name=config_name, conf_dir=conf_dir)
-
-
-def search_dirs(search: str | None) -> tuple[Path, ...]:
-    """The folders of a ``hydra.searchpath=[file://A,file://B]`` override (as ``user_config_dirs`` wrote it)."""
-    if search is None:
-        return ()
-    entries = search.split("=", 1)[1].strip("[]").split(",")
-    return tuple(Path(e[len("file://") :]) for e in entries if e.startswith("file://"))
 
 
 def misspelled_key(
@@ -212,12 +205,12 @@ def bad_command_line(argv: list[str], cwd: Path, conf_dir: Path = CONF_DIR, conf
     if only_prints(args):
         return None
     try:
-        cfg = composed(overrides, conf_dir, config_name, search=search)
+        cfg = composed(overrides, conf_dir, config_name, search=search, user_dirs=user_dirs)
     except Exception as error:  # noqa: BLE001 - a composition problem: Hydra reports it with its own words
         return typed_value_error(error) or yaml_error(error, cwd)
     return (
         misspelled_key(overrides, cfg, conf_dir, user_dirs)
-        or unresolvable_value(overrides, conf_dir, config_name, search)
+        or unresolvable_value(overrides, conf_dir, config_name, search, user_dirs)
         or bad_sweep_settings(args, overrides, cfg)
         or unwritable_output(overrides, cwd, args.multirun)
         or (bad_plugin_settings(cfg) if args.multirun else None)
@@ -248,14 +241,16 @@ def yaml_error(error: BaseException, cwd: Path) -> str | None:
     return None
 
 
-def unresolvable_value(overrides: list[Override], conf_dir: Path, config_name: str, search: str | None) -> str | None:
+def unresolvable_value(
+    overrides: list[Override], conf_dir: Path, config_name: str, search: str | None, user_dirs: tuple[Path, ...]
+) -> str | None:
     """A command-line value whose interpolation cannot resolve (``a=${a}``: recursive; ``${nowhere}``), in one
     line; those that need a running Hydra (``${hydra:...}``) are left to it."""
     for override in overrides:
         if override.is_delete() or override.is_sweep_override() or "${" not in str(override.value()):
             continue
         try:
-            cfg = composed(overrides, conf_dir, config_name, extra=(override.input_line,), search=search)
+            cfg = composed(overrides, conf_dir, config_name, (override.input_line,), search, user_dirs)
         except Exception:  # noqa: BLE001 - a value Hydra refuses while composing: its own message says why
             continue
         try:

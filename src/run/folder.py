@@ -41,16 +41,23 @@ def is_run_folder(run_dir: Path) -> bool:
     return hydra or (run_dir / "provenance.json").is_file()
 
 
-def not_to_empty(run_dir: Path, cwd: Path) -> str | None:
-    """Why ``run_dir`` must never be emptied (the current folder, a parent of it, a home folder, a git
-    checkout, a folder that is no run's), or None."""
-    run_dir, cwd, home = run_dir.resolve(), cwd.resolve(), Path.home().resolve()
-    if run_dir == cwd or run_dir in cwd.parents:
+def protected(folder: Path, cwd: Path) -> str | None:
+    """Why ``folder`` is never emptied, whatever it holds (the current folder, a parent of it, a home
+    folder, a git checkout), or None."""
+    folder, cwd, home = folder.resolve(), cwd.resolve(), Path.home().resolve()
+    if folder == cwd or folder in cwd.parents:
         return "is the current folder or a parent of it"
-    if run_dir == home or run_dir in home.parents:
+    if folder == home or folder in home.parents:
         return "is a home folder or a parent of one"
-    if (run_dir / ".git").exists():
+    if (folder / ".git").exists():
         return "is a git checkout"
+    return None
+
+
+def not_to_empty(run_dir: Path, cwd: Path) -> str | None:
+    """Why ``run_dir`` must never be emptied (``protected``, or a folder that is no run's), or None."""
+    if (reason := protected(run_dir, cwd)) is not None:
+        return reason
     if not is_run_folder(run_dir):
         return "is not a run's folder (it has neither .hydra/ nor provenance.json)"
     return None

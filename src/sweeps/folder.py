@@ -23,7 +23,7 @@ from src.run.folder import (
     empty_run_folder,
     is_run_folder,
     lock_run_folder,
-    not_to_empty,
+    protected,
     release_run_folder,
 )
 
@@ -92,8 +92,8 @@ def check_earlier_sweep(sweep_dir: Path, cwd: Path, words: list[str], values: di
     if not contents:
         return
     overwrite = values.get("overwrite") is True
-    if not holds_a_sweep(sweep_dir) or not_sweep_folder(sweep_dir, cwd):
-        reason = not_sweep_folder(sweep_dir, cwd) or "holds files but no sweep"
+    if not holds_a_sweep(sweep_dir) or protected(sweep_dir, cwd):
+        reason = protected(sweep_dir, cwd) or "holds files but no sweep"
         raise ConfigError(KEY, f"{sweep_dir} {reason}: nothing was touched; give a new or empty folder")
     if continues(sweep_dir, words, values.get("ckpt_path") == "auto"):
         return
@@ -104,9 +104,3 @@ def check_earlier_sweep(sweep_dir: Path, cwd: Path, words: list[str], values: di
             "command), give another folder, or add overwrite=true to empty it first",
         )
     empty_sweep_folder(sweep_dir)
-
-
-def not_sweep_folder(sweep_dir: Path, cwd: Path) -> str | None:
-    """Why ``sweep_dir`` is never a sweep's to empty (the current folder, a home, a checkout), or None."""
-    reason = not_to_empty(sweep_dir, cwd)
-    return None if reason is None or reason.startswith("is not a run's folder") else reason

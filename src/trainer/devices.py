@@ -78,7 +78,7 @@ def threads_per_rank(trainer_cfg: DictConfig) -> int:
         return int(given)
     devices = trainer_cfg.get("devices")
     ranks = devices if isinstance(devices, int) and devices > 0 else len(devices) if OmegaConf.is_list(devices) else 1
-    return max(1, cpu_count() // ranks)
+    return threads_per_job(ranks)  # ranks share the cores as a parallel sweep's jobs do
 
 
 SLURM_ENVIRONMENT = "lightning_fabric.plugins.environments.SLURMEnvironment"
