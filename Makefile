@@ -38,7 +38,7 @@ test: install
 test-fast: install
 	$(PY) -m pytest -n 2 -m "not slow and not cluster"
 
-# Sweeps on a real one-node SLURM (Debian's slurm-wlm and munge, root): time limits, requeues, scancel
+# Sweeps on a real one-node SLURM (Debian's slurm-wlm and munge, root): time limits, requeues, preemption, scancel
 # (a few minutes). Installs the two packages where apt-get is available; skips, saying why, elsewhere.
 test-cluster: install
 	@if ! command -v slurmctld >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \

@@ -64,8 +64,14 @@ SlurmctldLogFile={folder}/slurmctld.log
 SlurmdLogFile={folder}/slurmd.log
 SlurmctldPort=6817
 SlurmdPort=6818
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+SchedulerParameters=sched_interval=5,bf_interval=2
 NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=16000
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+# a job in urgent preempts jobs in debug (SIGTERM, 30 s of grace, then requeued) or in quick (requeued, then SIGTERM)
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=30
+PartitionName=quick Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=0
+PartitionName=urgent Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF
 """
     )
     for sub in ("state", "spool"):
@@ -101,6 +107,13 @@ class SlurmCluster:
             if pid_file.exists():
                 subprocess.run(["kill", pid_file.read_text().strip()], capture_output=True, timeout=30)
         time.sleep(1)
+
+    def preempt(self) -> None:
+        """Submit a job to the urgent partition that needs the whole node: SLURM preempts what runs there."""
+        subprocess.run(
+            ["sbatch", "-p", "urgent", "--exclusive", "--mem=1G", "-o", "/dev/null", "--wrap", "sleep 3"],
+            env=self.env, check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
 
     def release_held_jobs(self) -> None:
         """A requeued job waits about two minutes (its BeginTime); start every pending job now."""

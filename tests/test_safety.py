@@ -220,3 +220,41 @@ def test_a_second_ctrl_c_exits_at_once(monkeypatch, tmp_path):
     assert exits == [] and interrupt.received == signal.SIGINT
     interrupt._request(signal.SIGINT, None)  # the second: now
     assert exits == [130]
+
+
+# What `scontrol show job -o` printed inside real jobs (tests/slurm_cluster.py), cut to the fields read
+PREEMPTED_WITH_GRACE = (
+    "JobId=10 JobName=job.sh UserId=root(0) JobState=RUNNING Reason=None Dependency=(null) Requeue=1 Restarts=0 "
+    "BatchFlag=1 PreemptEligibleTime=2026-12-07T06:27:58 PreemptTime=2026-12-07T06:28:05 Command=/tmp/a b.sh"
+)
+REQUEUED_BY_SLURM = "JobId=1 JobName=job.sh JobState=COMPLETING Reason=None Requeue=1 Restarts=1 BatchFlag=1"
+CANCELLED = (
+    "JobId=3 JobName=job.sh JobState=COMPLETING Reason=None Requeue=1 Restarts=0 "
+    "PreemptEligibleTime=2026-12-07T06:24:17 PreemptTime=None SuspendTime=None"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "own_restarts", "expected"),
+    [
+        (PREEMPTED_WITH_GRACE, 0, "preempted"),  # selected for preemption, still running: save, then requeue
+        (REQUEUED_BY_SLURM, 0, "requeued"),  # SLURM requeued it already: save, end without a result
+        (REQUEUED_BY_SLURM, 1, None),  # the requeued job's own count: a SIGTERM now is something else
+        (CANCELLED, 0, None),  # scancel: the job ends here, marked INTERRUPTED
+        ("", 0, None),  # scontrol said nothing
+    ],
+)
+def test_slurm_says_whether_a_sigterm_is_a_preemption_a_requeue_or_the_end(line, own_restarts, expected):
+    from src.run.slurm import job_fields, why_slurm_stops
+
+    assert why_slurm_stops(job_fields(line), own_restarts) == expected
+
+
+def test_outside_slurm_a_sigterm_is_not_taken_for_a_preemption(monkeypatch):
+    from src.run.slurm import why_slurm_stops_this_job
+
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    assert why_slurm_stops_this_job() is None
+    monkeypatch.setenv("SLURM_JOB_ID", "12")
+    monkeypatch.setenv("PATH", "")  # no scontrol to ask
+    assert why_slurm_stops_this_job() is None

@@ -1,6 +1,7 @@
 """Sweeps on a real one-node SLURM cluster (tests/slurm_cluster.py): a time limit with and without a
-requeue left, and a cancelled job. ``make test-cluster`` runs them; they skip, saying why, where
-slurm-wlm and munge are not installed or not runnable (root)."""
+requeue left, a cancelled job, a preempted job (with and without a grace time), several tasks a job.
+``make test-cluster`` runs them; they skip, saying why, where slurm-wlm and munge are not installed or
+not runnable (root)."""
 
 import csv
 import os
@@ -40,8 +41,9 @@ def cluster(tmp_path_factory):
     running.stop()
 
 
-def sweep(cluster, tmp_path, *args: str, timeout: float = 420) -> subprocess.CompletedProcess:
-    """``python train.py -m ARGS`` into tmp_path/sweep, releasing requeued jobs as soon as SLURM holds them."""
+def sweep(cluster, tmp_path, *args: str, timeout: float = 420, meanwhile=None) -> subprocess.CompletedProcess:
+    """``python train.py -m ARGS`` into tmp_path/sweep, releasing requeued jobs as soon as SLURM holds them;
+    ``meanwhile(process)`` runs while the sweep does."""
     done = threading.Event()
 
     def release() -> None:
@@ -50,14 +52,26 @@ def sweep(cluster, tmp_path, *args: str, timeout: float = 420) -> subprocess.Com
 
     helper = threading.Thread(target=release, daemon=True)
     helper.start()
+    command = [sys.executable, str(ROOT_DIR / "train.py"), "-m", *args, "hydra.sweep.dir=sweep"]
+    process = subprocess.Popen(command, cwd=tmp_path, env={**subprocess_env(), **cluster.env}, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        return subprocess.run(
-            [sys.executable, str(ROOT_DIR / "train.py"), "-m", *args, "hydra.sweep.dir=sweep"],
-            cwd=tmp_path, env={**subprocess_env(), **cluster.env}, capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
+        if meanwhile is not None:
+            meanwhile(process)
+        stdout, stderr = process.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     finally:
         done.set()
         helper.join()
+        if process.poll() is None:
+            process.kill()
+
+
+def wait_for(path, process, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline and process.poll() is None, f"{path} did not appear"
+        time.sleep(0.5)
 
 
 def statuses(tmp_path) -> dict[str, str]:
@@ -95,27 +109,48 @@ def test_a_time_limit_with_requeues_left_resumes_the_save_and_ends_like_an_unint
 
 
 def test_scancel_of_one_job_marks_it_interrupted_and_the_other_completes(cluster, tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT_DIR / "train.py"), "-m", *SLURM, "hydra.launcher.timeout_min=10", *LONG,
-         "trainer.max_epochs=3", "data.seed=0,1", "hydra.launcher.array_parallelism=2", "hydra.sweep.dir=sweep"],
-        cwd=tmp_path, env={**subprocess_env(), **cluster.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 180
-        while not (tmp_path / "sweep" / "data.seed=0" / "checkpoints" / "last.ckpt").exists():
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.5)
+    def cancel_the_first(process) -> None:
+        wait_for(tmp_path / "sweep" / "data.seed=0" / "checkpoints" / "last.ckpt", process)
         jobs = subprocess.run(["squeue", "-h", "-o", "%i %j"], env=cluster.env, capture_output=True, text=True)
         first = min(line.split()[0] for line in jobs.stdout.splitlines())  # array task 0: data.seed=0
         subprocess.run(["scancel", first], env=cluster.env, check=True, timeout=30)
-        output, _ = process.communicate(timeout=300)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode != 0, output[-3000:]
+
+    result = sweep(cluster, tmp_path, *SLURM, "hydra.launcher.timeout_min=10", *LONG, "trainer.max_epochs=3",
+                   "data.seed=0,1", "hydra.launcher.array_parallelism=2", meanwhile=cancel_the_first)  # fmt: skip
+    assert result.returncode != 0, result.stderr[-3000:]
     assert statuses(tmp_path) == {"data.seed=0": "INTERRUPTED", "data.seed=1": "COMPLETED"}
     assert (tmp_path / "sweep" / "data.seed=0" / "INTERRUPTED").read_text().startswith("SIGTERM at step ")
+
+
+# debug: SIGTERM with 30 s of grace, and the job requeues itself; quick: SLURM requeues the job, then SIGTERM
+@pytest.mark.parametrize("partition", ["debug", "quick"])
+def test_a_preempted_job_saves_resumes_that_save_and_completes_once(cluster, tmp_path, partition):
+    def preempt(process) -> None:
+        deadline = time.monotonic() + 180
+        while not list((tmp_path / "sweep").glob("*/checkpoints/last.ckpt")):  # an epoch done: mid-run now
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.5)
+        cluster.preempt()
+
+    run = [*LONG, "trainer.max_epochs=6", "seed=4"]
+    # a 60-minute limit: a signal after a minute is not a time limit, so no timeout requeue (none are allowed)
+    limits = [*SLURM, "hydra.launcher.timeout_min=60", f"hydra.launcher.partition={partition}"]
+    result = sweep(cluster, tmp_path, *limits, *run, meanwhile=preempt)
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = next(p for p in (tmp_path / "sweep").iterdir() if (p / ".hydra").is_dir())
+    assert statuses(tmp_path) == {"seed=4": "COMPLETED"} and not (job / "INTERRUPTED").exists()
+    log = (job / "train.log").read_text()
+    assert "Terminated received" in log and "Requeued by SLURM: resuming" in log
+    assert ("SLURM requeued this job (a preemption)" in log) == (partition == "quick")
+    if partition == "debug":  # submitit requeued it as a preemption, not as a time limit
+        job_logs = (tmp_path / "sweep" / ".submitit").rglob("*.err")
+        assert any("this job is preempted" in p.read_text() for p in job_logs)
+    preempted = read_scalars(job)
+    assert len(preempted["val/acc"]) == 6  # one validation an epoch: nothing repeated
+    train(compose_config(run, tmp_path / "uninterrupted"))
+    expected = read_scalars(tmp_path / "uninterrupted")
+    for tag in ("val/acc", "val/loss", "test/acc"):
+        assert preempted[tag] == pytest.approx(expected[tag], abs=1e-6), tag
 
 
 def test_several_tasks_per_job_are_the_runs_ranks_in_one_folder_with_the_local_runs_metrics(cluster, tmp_path):

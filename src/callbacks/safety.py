@@ -23,12 +23,14 @@ from typing_extensions import override
 
 from src.config.errors import ConfigError, check_int
 from src.run.resume import read_checkpoint
+from src.run.slurm import PREEMPTED, REQUEUED, why_slurm_stops_this_job
 from src.run.status import INTERRUPTED_MARKER, TIME_LIMIT_MARKER, mark, paste_ready
 
 log = logging.getLogger(__name__)
 # SIGUSR2: what SLURM sends before a job's time limit or a preemption, through submitit (signal_delay_s)
 CLUSTER_SIGNAL = getattr(signal, "SIGUSR2", None)
 SIGNALS = (signal.SIGINT, signal.SIGTERM, *([CLUSTER_SIGNAL] if CLUSTER_SIGNAL is not None else []))
+REQUEUED_EXIT = 255  # what submitit's own requeue exits with (sys.exit(-1))
 
 
 class RunInterrupted(CompactHydraException):
@@ -99,13 +101,25 @@ class GracefulInterrupt(Callback):
         name = signal.Signals(self.received).name
         mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}\n{command}\n")
         reason = ""
-        if self.received == CLUSTER_SIGNAL:  # saved: the cluster's signal goes on to its owner, submitit
+        slurm = self.why_slurm_stops()
+        if slurm == REQUEUED:  # SLURM starts the job again: it resumes this save, and its launcher waits for it
+            log.warning("%s at step %d: SLURM requeued this job (a preemption); saved %s, which it resumes",
+                        name, trainer.global_step, path)  # fmt: skip
+            raise SystemExit(REQUEUED_EXIT)  # no result for the launcher, as submitit's own requeue ends a job
+        if self.received == CLUSTER_SIGNAL or slurm == PREEMPTED:  # saved: the signal goes on to submitit
             reason = self.hand_on_cluster_signal()
             mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}{reason}\n{command}\n")
         raise RunInterrupted(
             f"Interrupted ({name}) at step {trainer.global_step}{reason}; saved {path}. Resume with: {command}",
             self.received,
         )
+
+    def why_slurm_stops(self) -> str | None:
+        """For a SIGTERM in a SLURM job that submitit started: a preemption, a requeue by SLURM, or None
+        (``scancel`` and the rest: the job ends here). See ``src.run.slurm``."""
+        if self.received != signal.SIGTERM or not callable(self._previous.get(CLUSTER_SIGNAL)):
+            return None
+        return why_slurm_stops_this_job()
 
     def hand_on_cluster_signal(self) -> str:
         """Call the handler the cluster signal had before training (submitit's checkpoint-and-requeue): it
@@ -114,7 +128,7 @@ class GracefulInterrupt(Callback):
         if not callable(previous):  # not a submitit job: stopped as on SIGTERM
             return ""
         try:
-            previous(CLUSTER_SIGNAL, None)  # requeued: SLURM starts the job again, which resumes this save
+            previous(self.received, None)  # requeued: SLURM starts the job again, which resumes this save
         except Exception as error:  # noqa: BLE001 - submitit's UncompletedJobError: no requeue left
             return f": the time limit or a preemption, and the job was not requeued ({str(error).strip()})"
         return ""
