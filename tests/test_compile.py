@@ -60,3 +60,39 @@ def test_the_gpu_check_runs_every_section_when_each_fails_and_says_so_in_one_lin
     ]  # fmt: skip
     assert all("trainer.precision: 15 refused by Trainer" in line for line in failures), failures
     assert "sections failed: palindrome, vgg, fashion_fast, cnn_recipe" in result.stdout
+
+
+def tiny_networks():
+    from src.networks.cnn import ReducedVGG
+    from src.networks.mlp import MLP
+    from src.networks.rnn import VanillaRNN
+
+    return {
+        "rnn": (VanillaRNN(10, 16, 10), (4, 5, 10)),
+        "mlp": (MLP(2, [8, 8], 2), (4, 2)),
+        "cnn": (ReducedVGG(3, 10), (2, 3, 32, 32)),
+    }
+
+
+@pytest.mark.parametrize("name", ["rnn", "mlp", "cnn"])
+def test_every_tensor_a_compiled_network_computes_with_moves_with_the_network(name):
+    """The network and its input on the meta device: a tensor it holds outside its parameters and
+    buffers, or makes on a fixed device, stays behind on the CPU, and tracing the compiled forward
+    and backward fails on the mix of devices. On a GPU that tensor is a CPU operand inside a captured
+    CUDA graph, which fails only there, mid-run."""
+    from functorch.compile import make_boxed_func
+    from torch._dynamo.backends.common import aot_autograd
+
+    traced = []
+
+    def keep(graph, example_inputs):
+        traced.append(graph)
+        return make_boxed_func(graph.forward)
+
+    net, shape = tiny_networks()[name]
+    net = net.to("meta")
+    net.compile(backend=aot_autograd(fw_compiler=keep, bw_compiler=keep))  # as module.compile=true does
+    torch._dynamo.reset()
+    net(torch.randn(shape, device="meta")).sum().backward()
+    assert len(traced) >= 2  # a forward and a backward graph were traced
+    assert all(p.grad is not None and p.grad.device.type == "meta" for p in net.parameters())
