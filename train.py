@@ -11,6 +11,7 @@ import logging
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -129,12 +130,15 @@ def train(cfg: DictConfig) -> float | None:
 
 def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
     """Build the run, fit it (from ``ckpt_path`` if given), test it, log where its outputs are."""
+    from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
+
     from src.build import build_run
-    from src.callbacks.safety import GracefulInterrupt, TimeLimit, check_time_left
+    from src.callbacks.safety import GracefulInterrupt, TimeLimit, check_time_left, stopped_ranks
     from src.metric_tags import STEP_TAGS
     from src.run.boundary import write_boundary
     from src.run.confusion import write_confusion
     from src.run.resume import check_weights_fit
+    from src.trainer.devices import forked_ranks_stop_together
 
     command = resume_command()
     stops = [GracefulInterrupt(cfg.paths.output_dir, command), TimeLimit(cfg.paths.output_dir, command)]
@@ -145,7 +149,14 @@ def fit_and_test(cfg: DictConfig, ckpt_path: str | None) -> float | None:
             check_weights_fit(run.module, ckpt_path)
         check_time_left(cfg.trainer.get("max_time"), ckpt_path)
         log.info("Resuming from %s, writing to %s", ckpt_path, cfg.paths.output_dir)
-    trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
+    started = time.time()
+    try:
+        with forked_ranks_stop_together(cfg.trainer):
+            trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
+    except (ProcessRaisedException, ProcessExitedException):  # a forked rank ended: on a signal, it said so
+        if (stop := stopped_ranks(cfg.paths.output_dir, started)) is not None:
+            raise stop from None
+        raise
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if cfg.test_after_fit:
         best = best_checkpoint(trainer, cfg.paths.output_dir)

@@ -75,27 +75,42 @@ def test_a_sweep_of_ddp_jobs_runs_each_job_once_in_its_own_folder(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="ranks are forked where the platform can fork")
-def test_a_forked_rank_of_a_multi_threaded_run_does_not_hang(tmp_path):
+@pytest.mark.parametrize("ctrl_c", [True, False])
+def test_a_forked_rank_does_not_hang_and_a_signal_stops_it_saved_in_one_line(tmp_path, ctrl_c):
     """The run's process used all cores (a forward pass, the data) before forking its one rank, which then set
-    its threads (Lightning does, without OMP_NUM_THREADS) and waited forever in its first parallel operation."""
+    its threads (Lightning does, without OMP_NUM_THREADS) and waited forever in its first parallel operation.
+    Then Ctrl-C (to the rank and the process that forked it) or SIGTERM (to that process alone): the rank
+    saves and marks the run, and the parent ends with the rank's one line, not a rank's traceback."""
     import os
     import signal
     import subprocess
+    import time
 
     from src.config.compose import ROOT_DIR
     from tests.conftest import subprocess_env
 
-    args = [*QUIET, "trainer=ddp_cpu", "trainer.devices=1", "data.data_size=500", "trainer.max_epochs=1"]
+    args = [*QUIET, "trainer=ddp_cpu", "trainer.devices=1", "data.input_length=6", "data.data_size=40000",
+            "data.batch_size=32", "trainer.max_epochs=20", "callbacks.early_stopping=null",
+            "callbacks.last_checkpoint.every_n_train_steps=50"]  # fmt: skip
     env = {k: v for k, v in subprocess_env().items() if k != "OMP_NUM_THREADS"}  # threads as a user has them
     process = subprocess.Popen(
         [sys.executable, str(ROOT_DIR / "train.py"), *args, "hydra.run.dir=run"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,  # its forked rank too is ended if it hangs
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group, as a terminal's job: Ctrl-C goes to all of it
     )  # fmt: skip
+    run = tmp_path / "run"
     try:
-        _, err = process.communicate(timeout=120)
+        deadline = time.monotonic() + 120
+        while not (run / "checkpoints" / "last.ckpt").exists():  # step 50 of 25,000: training, not hung
+            assert time.monotonic() < deadline and process.poll() is None, process.communicate()[1][-2000:]
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT) if ctrl_c else process.terminate()
+        out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    assert process.returncode == 0 and (tmp_path / "run" / "COMPLETED").exists(), err[-2000:]
+    name = "SIGINT" if ctrl_c else "SIGTERM"
+    assert process.returncode == 128 + getattr(signal, name), (out + err)[-3000:]
+    assert (run / "INTERRUPTED").read_text().startswith(f"{name} at step ") and not (run / "FAILED").exists()
+    assert f"Interrupted ({name}) at step " in out + err and "Traceback" not in err, err[-2000:]

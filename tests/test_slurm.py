@@ -171,3 +171,14 @@ def test_several_tasks_per_job_are_the_runs_ranks_in_one_folder_with_the_local_r
     on_slurm, here = read_scalars(job), read_scalars(tmp_path / "local")
     for tag in ("val/acc", "val/loss", "test/acc"):
         assert on_slurm[tag] == pytest.approx(here[tag], abs=1e-6), tag
+
+
+def test_a_time_limit_stops_every_rank_of_a_several_task_job_at_the_same_batch(cluster, tmp_path):
+    ddp = [*LONG[1:], "trainer=ddp_cpu", "trainer.devices=2", "trainer.max_epochs=50", "seed=7"]
+    result = sweep(cluster, tmp_path, *SLURM, "hydra.launcher.tasks_per_node=2", *ddp, timeout=240)
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert statuses(tmp_path) == {"seed=7": "INTERRUPTED"}
+    job = next(p for p in (tmp_path / "sweep").iterdir() if (p / ".hydra").is_dir())
+    reason = (job / "INTERRUPTED").read_text().splitlines()[0]
+    assert reason.startswith("SIGUSR2 at step ") and "the job was not requeued" in reason
+    assert (job / "checkpoints" / "last.ckpt").exists()

@@ -77,7 +77,7 @@ class GracefulInterrupt(Callback):
 
     @override
     def on_train_start(self, trainer, pl_module) -> None:
-        if trainer.is_global_zero and threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread():  # every rank: SLURM signals each task
             self._previous = {sig: signal.signal(sig, self._request) for sig in SIGNALS}
 
     @override
@@ -88,25 +88,37 @@ class GracefulInterrupt(Callback):
 
     @override
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        if self.received is not None:
+        if self.agreed(trainer) is not None:
             self.stop(trainer)
 
     @override
     def on_train_end(self, trainer, pl_module) -> None:
-        if self.received is not None:  # arrived during the last validation
+        if self.agreed(trainer) is not None:  # arrived during the last validation
             self.stop(trainer)
+
+    def agreed(self, trainer) -> int | None:
+        """The signal to stop on. In a run of several processes every rank takes the same decision at the
+        same batch (the largest signal number any rank received; one all-reduce a step), since saving is
+        collective: a rank that stopped alone would wait for the others forever."""
+        if trainer.world_size > 1:
+            flag = torch.tensor(self.received or 0, device=trainer.strategy.root_device)
+            self.received = int(trainer.strategy.reduce(flag, reduce_op="max")) or None
+        return self.received
 
     def stop(self, trainer) -> None:
         path, command = save_last(trainer, self.run_dir, self.resume_command)
         name = signal.Signals(self.received).name
-        mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}\n{command}\n")
+        zero = trainer.is_global_zero  # one rank marks the folder and talks to the cluster; every rank stops
+        if zero:
+            mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}\n{command}\n")
+        trainer.strategy.barrier("interrupt marked")  # before any rank ends: forked ranks' parent reads the mark
         reason = ""
         slurm = self.why_slurm_stops()
         if slurm == REQUEUED:  # SLURM starts the job again: it resumes this save, and its launcher waits for it
             log.warning("%s at step %d: SLURM requeued this job (a preemption); saved %s, which it resumes",
                         name, trainer.global_step, path)  # fmt: skip
             raise SystemExit(REQUEUED_EXIT)  # no result for the launcher, as submitit's own requeue ends a job
-        if self.received == CLUSTER_SIGNAL or slurm == PREEMPTED:  # saved: the signal goes on to submitit
+        if zero and (self.received == CLUSTER_SIGNAL or slurm == PREEMPTED):  # saved: the signal goes on to submitit
             reason = self.hand_on_cluster_signal()
             mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}{reason}\n{command}\n")
         raise RunInterrupted(
@@ -132,6 +144,24 @@ class GracefulInterrupt(Callback):
         except Exception as error:  # noqa: BLE001 - submitit's UncompletedJobError: no requeue left
             return f": the time limit or a preemption, and the job was not requeued ({str(error).strip()})"
         return ""
+
+
+def stopped_ranks(run_dir: str | Path, since: float) -> RunInterrupted | None:
+    """In the process that forked a run's ranks (``ddp_fork``): their stop on a signal, read from the
+    ``INTERRUPTED`` mark rank zero wrote during this fit (a rank's exception reaches this process only
+    as text); None if there is none."""
+    marker = Path(run_dir) / INTERRUPTED_MARKER
+    try:
+        if marker.stat().st_mtime < since:
+            return None
+        reason, command = marker.read_text().splitlines()[:2]
+    except (OSError, ValueError):
+        return None
+    name = reason.split(" ", 1)[0]
+    if not isinstance(signum := getattr(signal, name, None), int):
+        return None
+    path = Path(run_dir) / "checkpoints" / "last.ckpt"
+    return RunInterrupted(f"Interrupted ({name}){reason[len(name) :]}; saved {path}. Resume with: {command}", signum)
 
 
 def timer_of(trainer) -> Timer | None:
