@@ -6,8 +6,8 @@
    datamodule holds them) through the framework (datamodule + Classifier + Trainer, as train.py
    builds them) and through a plain PyTorch loop doing the same work (normalise, forward,
    cross-entropy, backward, Adam step) over the same tensors. Prints images/s and the ratio.
-2. Data: augmented, normalised batches from the in-memory uint8 fast path (slice, then crop,
-   flip and normalise the whole batch on the device) against torchvision's usual per-sample
+2. Data: augmented, normalised batches from the in-memory uint8 fast path (slice, then crop and
+   flip the uint8 batch and normalise it, on the device) against torchvision's usual per-sample
    ``Dataset`` + ``DataLoader`` with ``RandomCrop``/``RandomHorizontalFlip``/``ToTensor``/``Normalize``.
 Runs on the GPU when there is one, else on the CPU; each measurement is the best of two.
 """
@@ -130,7 +130,7 @@ def data_fast(images, labels, batch: int) -> float:
     images, labels = images.to(DEVICE), labels.to(DEVICE)  # once, as the datamodule does on a GPU
     start = time.perf_counter()
     for x, _y in TensorBatches(images, labels, batch_size=batch, shuffle=True):
-        x = random_flip(random_crop(to_unit_range(x), 4))
+        x = to_unit_range(random_flip(random_crop(x, 4)))
     torch.cuda.synchronize() if DEVICE.type == "cuda" else None
     return len(labels) / (time.perf_counter() - start)
 

@@ -94,6 +94,27 @@ def test_augmentation_crops_shifted_windows_and_mirrors():
     assert torch.equal(to_unit_range(torch.tensor([0, 255], dtype=torch.uint8)), torch.tensor([-1.0, 1.0]))
 
 
+def test_augmented_training_batches_are_padded_black_as_torchvisions_crop_pads_an_image(tmp_path):
+    """A crop's border is black (-1 once normalised), the colour of Fashion-MNIST's own padding, as torchvision's
+    RandomCrop pads an image before ToTensor and Normalize; grey (0) borders would be a kind of image no test
+    batch holds, and would shift BatchNorm's statistics between training and test."""
+    import pytorch_lightning as pl
+
+    write_cifar10(tmp_path)
+    dm = cifar(tmp_path, augment=True, batch_size=64)
+    dm.trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False)
+    dm.setup()
+    images, labels = dm.splits["train"]
+    dm.splits["train"] = (torch.full_like(images, 255), labels)  # white images: a border shows
+    dm.trainer.training = True
+    torch.manual_seed(0)  # the crops' offsets
+    x, _ = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert set(x.unique().tolist()) == {-1.0, 1.0} and (x == -1).any(dim=(1, 2, 3)).sum() > 32
+    dm.trainer.training = False  # validation and test batches are never cropped
+    x, _ = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert x.unique().tolist() == [1.0]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="compares GPU-resident data with host data")
 def test_data_kept_on_the_device_gives_the_same_batches(tmp_path):
     import pytorch_lightning as pl

@@ -1,7 +1,9 @@
 """Per-batch image normalisation and augmentation on whatever device the batch is on.
 
-Replaces torchvision's per-sample ``ToTensor -> Normalize -> RandomCrop -> RandomHorizontalFlip``
-with whole-batch tensor operations: the same values, no PIL, no per-sample Python.
+Replaces torchvision's per-sample ``RandomCrop -> RandomHorizontalFlip -> ToTensor -> Normalize``
+with whole-batch tensor operations: the same values, no PIL, no per-sample Python. Cropping and
+flipping the uint8 images, before normalising, pads with black (0) as torchvision pads a PIL image;
+padding the normalised images with 0 would add grey borders that no test image has.
 """
 
 import torch
@@ -14,7 +16,8 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
 
 
 def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Pad each image with zeros by ``padding`` and crop it back at a random offset, per image."""
+    """Pad each image with zeros (black, for uint8 images) by ``padding`` and crop it back at a random offset,
+    per image."""
     n, _, height, width = images.shape
     padded = F.pad(images, (padding,) * 4)
     offsets = torch.randint(0, 2 * padding + 1, (2, n), device=images.device, generator=generator)

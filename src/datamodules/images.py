@@ -1,7 +1,7 @@
 """Image datasets held in memory as uint8, normalised and augmented per batch on the device.
 
-On a GPU the whole dataset is moved there once; each batch is then sliced, normalised to
-``[-1, 1]`` and (for training, if ``augment``) randomly cropped and flipped there: no PIL, no
+On a GPU the whole dataset is moved there once; each batch is then sliced, (for training, if
+``augment``) randomly cropped and flipped as uint8, and normalised to ``[-1, 1]`` there: no PIL, no
 per-sample DataLoader. On the CPU the same code runs on the CPU.
 """
 
@@ -87,10 +87,9 @@ class ImageDataModule(InMemoryDataModule):
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = batch
-        images = to_unit_range(images)
-        if self.augment and self.trainer is not None and self.trainer.training:
-            images = random_flip(random_crop(images, self.crop_padding))
-        return images, labels
+        if self.augment and self.trainer is not None and self.trainer.training:  # on uint8: pads are black, as
+            images = random_flip(random_crop(images, self.crop_padding))  # torchvision's crop of an image pads
+        return to_unit_range(images), labels
 
 
 class CIFAR10DataModule(ImageDataModule):
