@@ -248,6 +248,8 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> R
         given["net"] = build("model", cfg.model)
     say_unused_groups(cfg, module_cfg, wants_net, wants_optimizer)
     module = build("module", module_cfg, **given)
+    if hasattr(module, "check_scheduler"):
+        module.check_scheduler()
     check_monitors(cfg, module)
     check_room_for_outputs(module, cfg.paths.output_dir)
     provenance = Provenance(cfg.paths.output_dir)

@@ -28,6 +28,8 @@ def choose_one_of(group: str) -> str:
     return f"{group}=foo: unknown option; choose one of: {', '.join(config_options(group))}"
 
 
+# a scheduler given no length: the run's number of steps is filled in only for one stepped each step
+ONE_CYCLE = ["module.scheduler={_target_:torch.optim.lr_scheduler.OneCycleLR,_partial_:true,max_lr:0.1}"]
 SEARCH = ["-m", "hparams_search=palindrome_optuna"]
 COMMAND_LINE = [
     (["model=foo"], choose_one_of("model")),
@@ -110,6 +112,15 @@ VALUES = [
     (["module.compile=true", "module.compile_backend=nope"], "module.compile_backend: 'nope' refused by torch.compile"),
     (["model=mlp_numpy", "module.compile=true"], "module.compile: model=mlp_numpy is NumPy, not a torch network"),
     (["module.label_smoothing=1.5"], "module.label_smoothing: must be a number in [0.0, 1.0), got 1.5"),
+    (["module.scheduler_interval=batch"], "module.scheduler_interval: must be one of epoch, step; got 'batch'"),
+    (
+        [*ONE_CYCLE, "module.scheduler_interval=step", "+module.scheduler.pct_start=2"],
+        "module.scheduler: refused by OneCycleLR: Expected float between",
+    ),
+    (
+        [*ONE_CYCLE, "module.scheduler_interval=epoch"],
+        "module.scheduler: refused by OneCycleLR: You must define either",
+    ),
     # trainer (Lightning's Trainer judges; checks.py only what it accepts but cannot work)
     (["trainer.max_steps=abc"], "trainer.max_steps: 'abc' refused by Trainer:"),
     (["trainer.max_epochs=0"], "trainer.max_epochs: must not be 0"),

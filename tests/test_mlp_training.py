@@ -39,3 +39,26 @@ def test_numpy_mlp_checkpoint_holds_its_weights_and_tests_from_them(make_cfg, tm
     state = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     assert {"params.0", "params.1", "params.2", "params.3"} <= set(state)
     assert read_scalars(tmp_path / "run")["test/acc"][-1] > 0.7
+
+
+@pytest.mark.parametrize("interval", ["step", "epoch"])
+def test_a_per_step_scheduler_steps_each_batch_over_the_runs_own_number_of_steps(make_cfg, tmp_path, interval):
+    """OneCycleLR given no length: with ``scheduler_interval=step`` it gets the run's 26 optimizer steps and steps
+    after each, so the second epoch starts where 13 of its 26 steps leave the rate; stepped each epoch (its
+    length given), it has stepped once by then."""
+    import torch
+
+    one_cycle = "module.scheduler={_target_:torch.optim.lr_scheduler.OneCycleLR,_partial_:true,max_lr:0.1}"
+    overrides = [one_cycle, f"module.scheduler_interval={interval}"]
+    if interval == "epoch":  # its length is then the user's to give (a test of bad input: refused without)
+        overrides.append("+module.scheduler.total_steps=26")
+    common = ["data=moons", "data.mode=stochastic", "data.batch_size=64", "trainer.max_steps=26", *QUIET]
+    train(make_cfg("model=mlp", *common, *overrides))
+    rates = read_scalars(tmp_path / "run")["lr-SGD"]  # logged as each epoch starts (13 batches an epoch)
+    expected = torch.optim.lr_scheduler.OneCycleLR(
+        torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01), max_lr=0.1, total_steps=26
+    )
+    assert rates[0] == pytest.approx(expected.get_last_lr()[0])  # max_lr / 25
+    for _ in range(13 if interval == "step" else 1):
+        expected.step()
+    assert len(rates) == 2 and rates[1] == pytest.approx(expected.get_last_lr()[0])

@@ -1,5 +1,7 @@
 """The LightningModule every experiment shares: cross-entropy, loss and accuracy per split, optimizer wiring."""
 
+import functools
+import inspect
 from collections.abc import Callable
 
 import pytorch_lightning as pl
@@ -10,7 +12,7 @@ from torchmetrics import MaxMetric
 from torchmetrics.classification import MulticlassConfusionMatrix
 from typing_extensions import override
 
-from src.config.errors import ConfigError, check_bool, first_line
+from src.config.errors import ConfigError, check_bool, check_choice, first_line
 from src.metric_tags import MONITORABLE_TAGS, SPLITS, tag
 from src.metrics import LossAccuracy
 from src.private_api import FastHookNames
@@ -50,6 +52,11 @@ class Classifier(FastHookNames, pl.LightningModule):
     curriculum length) are marked dynamic after their first change instead of recompiling each.
     An experiment with behaviour of its own overrides ``step`` (see ``ImageClassifier``,
     ``NumpyMLPClassifier``).
+
+    ``scheduler_interval`` is when the scheduler steps: each ``epoch``, or each optimizer ``step``
+    (a warm-up, ``OneCycleLR``). A per-step scheduler that takes ``total_steps`` and is given no
+    length (no ``total_steps``, ``epochs`` or ``steps_per_epoch``) gets the run's number of optimizer
+    steps (Lightning's ``estimated_stepping_batches``).
     """
 
     logged_metrics = MONITORABLE_TAGS  # what it logs, so a watched name is checked before training
@@ -63,6 +70,7 @@ class Classifier(FastHookNames, pl.LightningModule):
         compile_mode: str = "default",
         label_smoothing: float = 0.0,
         compile_backend: str = "inductor",
+        scheduler_interval: str = "epoch",
     ):
         super().__init__()
         if (
@@ -79,6 +87,7 @@ class Classifier(FastHookNames, pl.LightningModule):
         ):  # mode and backend are judged by torch then (importing its compiler costs seconds)
             compile_in_place(self.net, compile_mode, compile_backend)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.scheduler_interval = check_choice("scheduler_interval", scheduler_interval, SCHEDULER_INTERVALS)
         # keyed "train_" etc.: a ModuleDict key may not shadow nn.Module.train
         self.metrics = nn.ModuleDict({s + "_": LossAccuracy() for s in SPLITS})
         self.val_acc_best = MaxMetric()
@@ -158,9 +167,48 @@ class Classifier(FastHookNames, pl.LightningModule):
             self.test_confusion_matrix = self.test_confusion.compute().cpu()
             self.test_confusion.reset()
 
+    def make_scheduler(self, optimizer: torch.optim.Optimizer, total_steps: int):
+        """The scheduler partial called with ``optimizer``; a per-step one that takes ``total_steps`` and is given
+        no length is also given ``total_steps``."""
+        factory, extra = self.scheduler_factory, {}
+        if self.scheduler_interval == "step" and takes_run_length(factory):
+            extra["total_steps"] = total_steps
+        return factory(optimizer, **extra)
+
+    def check_scheduler(self) -> None:
+        """Build the scheduler once, on the real optimizer over a stand-in parameter, so that its arguments are
+        judged before training: torch would refuse them only when fit configures the optimizers."""
+        if self.scheduler_factory is None:
+            return
+        optimizer = self.optimizer_factory([nn.Parameter(torch.zeros(1))])
+        try:
+            self.make_scheduler(optimizer, total_steps=100)
+        except Exception as error:  # noqa: BLE001 - whatever the constructor raises is the value's fault
+            name = getattr(self.scheduler_factory, "func", self.scheduler_factory)
+            raise ConfigError(
+                "module.scheduler", f"refused by {getattr(name, '__name__', name)}: {first_line(error)}"
+            ) from None
+
     @override
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": self.scheduler_factory(optimizer)}
+        scheduler = self.make_scheduler(optimizer, total_steps=int(self.trainer.estimated_stepping_batches))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
+
+
+SCHEDULER_INTERVALS = ("epoch", "step")
+RUN_LENGTH_ARGUMENTS = ("total_steps", "epochs", "steps_per_epoch")
+
+
+def takes_run_length(factory: Callable) -> bool:
+    """Whether a scheduler partial's constructor takes ``total_steps`` and the partial gives none of the
+    arguments that set its length (``OneCycleLR(max_lr=...)``, say)."""
+    func = factory.func if isinstance(factory, functools.partial) else factory
+    given = factory.keywords if isinstance(factory, functools.partial) else {}
+    try:
+        parameters = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return "total_steps" in parameters and not any(given.get(name) is not None for name in RUN_LENGTH_ARGUMENTS)

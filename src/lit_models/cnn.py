@@ -25,8 +25,11 @@ class ImageClassifier(Classifier):
         compile_mode: str = "default",
         label_smoothing: float = 0.0,
         compile_backend: str = "inductor",
+        scheduler_interval: str = "epoch",
     ):
-        super().__init__(net, optimizer, scheduler, compile, compile_mode, label_smoothing, compile_backend)
+        super().__init__(
+            net, optimizer, scheduler, compile, compile_mode, label_smoothing, compile_backend, scheduler_interval
+        )
         self.channels_last = channels_last
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
