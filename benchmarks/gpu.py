@@ -16,9 +16,10 @@ the script exits 1 at the end. Prints, each measured in this run:
    with the seconds a 50k-image epoch takes and the ratios to fp32, and the framework against a
    plain PyTorch loop over the same network, data placement and precision (benchmarks/images.py).
 3. ``experiment=fashion_fast`` (the reduced VGG on Fashion-MNIST: augmentation, batch 512,
-   Nesterov SGD, cosine schedule, label smoothing, bf16 + channels_last): wall seconds and test
-   accuracy (target: >= 94% in under 60 s). Fashion-MNIST is read from data/ or from Debian's
-   dataset-fashion-mnist; a machine with neither needs a copy under data/FashionMNIST/raw.
+   Nesterov SGD, a one-cycle schedule, label smoothing, bf16 + channels_last) for seeds 0, 1 and
+   2: wall seconds and test accuracy of each, and the mean accuracy (target: >= 94% in under 60 s).
+   Fashion-MNIST is read from data/ or from Debian's dataset-fashion-mnist; a machine with neither
+   needs a copy under data/FashionMNIST/raw.
 4. ``experiment=cnn_recipe`` (the CIFAR-10 recipe): seconds per 50k-image epoch on CIFAR-shaped data.
 """
 
@@ -161,6 +162,7 @@ def recipe(tiny: bool) -> None:
 
 
 def fashion(tiny: bool) -> None:
+    """experiment=fashion_fast for seeds 0, 1 and 2 (its target is their mean; --tiny: seed 0, a few steps)."""
     extra = (
         [
             "trainer.max_epochs=1",
@@ -173,26 +175,34 @@ def fashion(tiny: bool) -> None:
         if tiny
         else []
     )
-    with tempfile.TemporaryDirectory() as out:
-        cfg = compose_config(
-            [
-                "experiment=fashion_fast",
-                *DEVICE,
-                "callbacks.progress_bar=null",
-                "trainer.enable_progress_bar=false",
-                f"data.root={ROOT_DIR / 'data'}",
-                *extra,
-                *EXTRA,
-            ],
-            out,
-        )
-        start = time.perf_counter()
-        run = build_run(cfg)
-        run.trainer.fit(run.module, datamodule=run.datamodule)
-        run.trainer.test(run.module, datamodule=run.datamodule, verbose=False)
-        seconds = time.perf_counter() - start
-    accuracy = float(run.trainer.callback_metrics["test/acc"])
-    print(f"fashion_fast: test accuracy {accuracy:.4f} in {seconds:.1f} s (target >= 0.94 in < 60 s)", flush=True)
+    accuracies, seconds = [], []
+    for seed in (0,) if tiny else (0, 1, 2):
+        with tempfile.TemporaryDirectory() as out:
+            cfg = compose_config(
+                [
+                    "experiment=fashion_fast",
+                    f"seed={seed}",
+                    *DEVICE,
+                    "callbacks.progress_bar=null",
+                    "trainer.enable_progress_bar=false",
+                    f"data.root={ROOT_DIR / 'data'}",
+                    *extra,
+                    *EXTRA,
+                ],
+                out,
+            )
+            start = time.perf_counter()
+            run = build_run(cfg)
+            run.trainer.fit(run.module, datamodule=run.datamodule)
+            run.trainer.test(run.module, datamodule=run.datamodule, verbose=False)
+            seconds.append(time.perf_counter() - start)
+        accuracies.append(float(run.trainer.callback_metrics["test/acc"]))
+        print(f"fashion_fast seed {seed}: test accuracy {accuracies[-1]:.4f} in {seconds[-1]:.1f} s", flush=True)
+    print(
+        f"fashion_fast: test accuracy {sum(accuracies) / len(accuracies):.4f} (mean of {len(accuracies)} seeds), "
+        f"{max(seconds):.1f} s at most (target >= 0.94 in < 60 s)",
+        flush=True,
+    )
 
 
 SECTIONS = {"palindrome": palindrome, "vgg": vgg, "fashion_fast": fashion, "cnn_recipe": recipe}
