@@ -1,5 +1,6 @@
 """module.compile=true: torch.compile on the network, checkpoints interchangeable with eager runs."""
 
+import re
 import subprocess
 import sys
 
@@ -37,7 +38,7 @@ def test_the_gpu_benchmark_runs_on_the_cpu_with_tiny_sizes():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
-    assert "compiled/plain" in out and "eager/plain" in out
+    assert "eager/plain" in out and "compiled/plain" in out and "cuda-graphs/plain" in out
     for variant in ("fp32", "bf16+channels_last", "bf16+channels_last+compile"):
         assert f"reduced VGG {variant}" in out
     assert "fashion_fast: test accuracy" in out
@@ -54,11 +55,18 @@ def test_the_gpu_check_runs_every_section_when_each_fails_and_says_so_in_one_lin
         timeout=600,
         cwd=ROOT_DIR,
     )
-    failures = [line for line in result.stdout.splitlines() if ": failed: " in line]
-    assert result.returncode == 1 and [line.split(":")[0] for line in failures] == [
+    lines = result.stdout.splitlines()
+    sections = [line for line in lines if re.match(r"\w+: failed: ", line)]  # "vgg: failed: ..."
+    paths = [line for line in lines if re.match(r"palindrome [\w-]+: failed: ", line)]  # each palindrome path too
+    assert result.returncode == 1 and [line.split(":")[0] for line in sections] == [
         "palindrome", "vgg", "fashion_fast", "cnn_recipe"
     ]  # fmt: skip
-    assert all("trainer.precision: 15 refused by Trainer" in line for line in failures), failures
+    assert [line.split(":")[0].split()[1] for line in paths] == [
+        "eager",
+        "compiled",
+        "cuda-graphs",
+    ]  # not the plain loop
+    assert all("trainer.precision: 15 refused by Trainer" in line for line in sections + paths), lines
     assert "sections failed: palindrome, vgg, fashion_fast, cnn_recipe" in result.stdout
 
 
