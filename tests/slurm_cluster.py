@@ -1,9 +1,10 @@
 """A one-node SLURM cluster on the loopback address, for the cluster tests (Debian's slurm-wlm and munge).
 
 ``python -m tests.slurm_cluster FOLDER`` starts one and prints the ``SLURM_CONF`` to export;
-``SlurmCluster(folder)`` does the same for a pytest fixture and stops it afterwards. Its state,
-spool, logs and pid files live in ``folder``; nothing else of the machine is configured but the
-munge key and munge's own folders (what munged needs to start). Needs root, as slurmd does.
+``SlurmCluster(folder)`` does the same for a pytest fixture and stops it afterwards (munged too,
+when it started it). Its state, spool, logs and pid files live in ``folder``; nothing else of the
+machine is configured but the munge key and munge's own folders (what munged needs to start).
+Needs root, as slurmd does.
 """
 
 import os
@@ -27,15 +28,17 @@ def available() -> str | None:
     return None
 
 
-def start_munge() -> None:
+def start_munge() -> bool:
+    """Start munged unless one runs; whether this started it."""
     if subprocess.run(["pgrep", "-x", "munged"], capture_output=True).returncode == 0:
-        return
+        return False
     for folder in MUNGE_DIRS:
         Path(folder).mkdir(parents=True, exist_ok=True)
     if not Path("/etc/munge/munge.key").exists():
         subprocess.run(["/usr/sbin/mungekey", "-c"], check=True, timeout=30)
     subprocess.run(["chown", "-R", "munge:munge", *MUNGE_DIRS], check=True, timeout=30)
     subprocess.run(["runuser", "-u", "munge", "--", "munged", "--force"], check=True, timeout=30)
+    return True
 
 
 def write_config(folder: Path) -> Path:
@@ -87,9 +90,10 @@ class SlurmCluster:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config = write_config(self.folder)
         self.env = {**os.environ, "SLURM_CONF": str(self.config)}
+        self.started_munge = False
 
     def start(self, timeout: float = 60) -> "SlurmCluster":
-        start_munge()
+        self.started_munge = start_munge()
         for daemon in ("slurmctld", "slurmd"):
             subprocess.run([daemon, "-f", str(self.config)], env=self.env, check=True, timeout=30)
         deadline = time.monotonic() + timeout
@@ -106,6 +110,8 @@ class SlurmCluster:
             pid_file = self.folder / f"{daemon}.pid"
             if pid_file.exists():
                 subprocess.run(["kill", pid_file.read_text().strip()], capture_output=True, timeout=30)
+        if self.started_munge:  # a munged that ran before is the machine's: left running
+            subprocess.run(["pkill", "-x", "munged"], capture_output=True, timeout=30)
         time.sleep(1)
 
     def preempt(self) -> None:
