@@ -40,6 +40,7 @@ from palindrome import compose_cfg, framework_epoch, plain_epoch
 
 from src.build import build_run
 from src.config.compose import ROOT_DIR, compose_config
+from src.config.errors import one_line
 from src.process import configure_process
 
 GPU = torch.cuda.is_available()
@@ -207,11 +208,6 @@ def fashion(tiny: bool) -> None:
         f"{max(seconds):.1f} s at most (target >= 0.94 in < 60 s)",
         flush=True,
     )
-
-
-def one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
 SECTIONS = {"palindrome": palindrome, "vgg": vgg, "fashion_fast": fashion, "cnn_recipe": recipe}

@@ -121,10 +121,7 @@ class GracefulInterrupt(Callback):
         if zero and (self.received == CLUSTER_SIGNAL or slurm == PREEMPTED):  # saved: the signal goes on to submitit
             reason = self.hand_on_cluster_signal()
             mark(self.run_dir, INTERRUPTED_MARKER, f"{name} at step {trainer.global_step}{reason}\n{command}\n")
-        raise RunInterrupted(
-            f"Interrupted ({name}) at step {trainer.global_step}{reason}; saved {path}. Resume with: {command}",
-            self.received,
-        )
+        raise interrupted(f"{name} at step {trainer.global_step}{reason}", path, command)
 
     def why_slurm_stops(self) -> str | None:
         """For a SIGTERM in a SLURM job that submitit started: a preemption, a requeue by SLURM, or None
@@ -157,11 +154,16 @@ def stopped_ranks(run_dir: str | Path, since: float) -> RunInterrupted | None:
         reason, command = marker.read_text().splitlines()[:2]
     except (OSError, ValueError):
         return None
-    name = reason.split(" ", 1)[0]
-    if not isinstance(signum := getattr(signal, name, None), int):
+    if not isinstance(getattr(signal, reason.split(" ", 1)[0], None), int):
         return None
-    path = Path(run_dir) / "checkpoints" / "last.ckpt"
-    return RunInterrupted(f"Interrupted ({name}){reason[len(name) :]}; saved {path}. Resume with: {command}", signum)
+    return interrupted(reason, Path(run_dir) / "checkpoints" / "last.ckpt", command)
+
+
+def interrupted(reason: str, path: str | Path, command: str) -> RunInterrupted:
+    """The stop the user sees, from the mark's first line (``SIGINT at step 50...``): the signal, where it
+    saved, and the command that resumes."""
+    name, _, rest = reason.partition(" ")
+    return RunInterrupted(f"Interrupted ({name}) {rest}; saved {path}. Resume with: {command}", getattr(signal, name))
 
 
 def timer_of(trainer) -> Timer | None:

@@ -111,11 +111,12 @@ def forked_ranks_stop_together(trainer_cfg: DictConfig):
     if not forks_ranks(trainer_cfg) or threading.current_thread() is not threading.main_thread():
         yield
         return
-    seen = []
+    interrupts = 0
 
     def handle(signum, frame) -> None:
-        seen.append(signum)
-        if signum == signal.SIGINT and seen.count(signal.SIGINT) > 1:
+        nonlocal interrupts
+        interrupts += signum == signal.SIGINT
+        if interrupts > 1:
             raise KeyboardInterrupt  # the second Ctrl-C: the ranks have ended themselves already
         if signum == signal.SIGTERM:
             for rank in multiprocessing.active_children():
