@@ -180,5 +180,8 @@ def test_a_time_limit_stops_every_rank_of_a_several_task_job_at_the_same_batch(c
     assert statuses(tmp_path) == {"seed=7": "INTERRUPTED"}
     job = next(p for p in (tmp_path / "sweep").iterdir() if (p / ".hydra").is_dir())
     reason = (job / "INTERRUPTED").read_text().splitlines()[0]
-    assert reason.startswith("SIGUSR2 at step ") and "the job was not requeued" in reason
+    # the warning signal; on a loaded machine SLURM's periodic check can skip it and end the job at its limit
+    # with SIGTERM instead, which the ranks must stop on together just the same
+    warned = reason.startswith("SIGUSR2 at step ") and "the job was not requeued" in reason
+    assert warned or reason.startswith("SIGTERM at step "), reason
     assert (job / "checkpoints" / "last.ckpt").exists()
