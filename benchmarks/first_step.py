@@ -2,21 +2,20 @@
 
     python benchmarks/first_step.py [OVERRIDES...]     # default: model=cnn data=fashion_mnist optimizer=sgd
 
-Runs ``python train.py OVERRIDES`` in this process under ``sys.settrace`` and stops at the first
-call of a ``training_step``. Prints the distinct lines executed inside the functions of the
-project's own files (``src/``, ``train.py``; imports and definitions, which run once, are left
-out), split into the experiment (networks, LightningModules, datamodules, metrics) and the
-infrastructure (everything else), the functions they belong to, how often an argparse parser read
-the command line, and how often Hydra composed the config. Line counts do not depend on the
-machine's speed, so they are comparable between commits. The last line is
-``infrastructure lines: N``. tests/test_first_step.py holds the target.
+Runs ``python train.py OVERRIDES`` in this process (its entry, ``src.app.launch.main``) under
+``sys.settrace`` and stops at the first call of a ``training_step``. Prints the distinct lines
+executed inside the functions of the project's own files (``src/``, ``train.py``; imports and
+definitions, which run once, are left out), split into the experiment (networks,
+LightningModules, datamodules, metrics) and the infrastructure (everything else), the functions
+they belong to, how often an argparse parser read the command line, and how often Hydra composed
+the config. Line counts do not depend on the machine's speed, so they are comparable between
+commits. The last line is ``infrastructure lines: N``. tests/test_first_step.py holds the target.
 """
 
 import argparse
 import inspect
 import json
 import os
-import runpy
 import sys
 import tempfile
 from collections import defaultdict
@@ -65,10 +64,13 @@ def trace_to_first_step(overrides: list[str]) -> dict:
             counts["compositions"] += 1
         return None
 
-    sys.argv = ["train.py", *overrides]
+    sys.path.insert(0, str(ROOT))
+    import train
+    from src.app.launch import main as launch
+
     sys.settrace(tracer)
     try:
-        runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+        launch(overrides, "train", train.make_run)  # what train.py's last line does with its command line
         reached = False
     except Reached:
         reached = True

@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from images import plain as plain_images_per_second
 from palindrome import compose_cfg, framework_epoch, plain_epoch
 
-from src.build import build_run
 from src.config.compose import ROOT_DIR, compose_config
 from src.config.errors import one_line
 from src.process import configure_process
+from src.run.build import build_run
 
 GPU = torch.cuda.is_available()
 DEVICE = ["trainer=gpu"] if GPU else ["trainer=cpu"]

@@ -34,9 +34,9 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from src.build import build, build_run
 from src.config.compose import compose_config
 from src.process import NVML_CHECK, configure_process
+from src.run.build import build, build_run
 
 
 class EpochTimer(pl.Callback):

@@ -10,6 +10,7 @@ own folder (``outputs/eval/...``): ``eval.json`` and the loggers' files.
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,12 @@ import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
+from src.config.compose import CONF_DIR
 from src.config.errors import ConfigError, first_line
 from src.config.targets import allowed_targets, check_tree
-from src.run.provenance import now, provenance
+from src.records.provenance import now, provenance
+from src.records.settings import RESUME_FREE, TREE_KEY, differences, flatten
 from src.run.resume import RUN_ROOTS, check_weights_fit, latest_checkpoint, read_checkpoint
-from src.run.settings import RESUME_FREE, TREE_KEY, differences, flatten
 
 log = logging.getLogger("eval")
 FROM_CHECKPOINT = ("seed", "model", "optimizer", "module")  # as the checkpoint has them; data may change
@@ -56,7 +58,7 @@ def find_checkpoint(ckpt_path: Any, root_dir: str | Path) -> Path:
     return path
 
 
-def saved_settings(path: Path, cfg: DictConfig) -> dict[str, Any]:
+def saved_settings(path: Path, cfg: DictConfig, config_folders: tuple[Path, ...]) -> dict[str, Any]:
     """The settings tree a checkpoint of this project carries, checked: every group eval rebuilds is there,
     and every class it names is one the config composed here (``cfg``) names in the same place
     (``src.config.targets``). Anything else is refused in one line, before anything is imported."""
@@ -79,22 +81,8 @@ def saved_settings(path: Path, cfg: DictConfig) -> dict[str, Any]:
             f"{path} carries incomplete run settings (missing or not a group: "
             f"{', '.join(missing) or 'model, data, optimizer or module'}); eval rebuilds the run from them",
         )
-    check_tree(tree, allowed_targets(cfg, config_folders()), str(path))
+    check_tree(tree, allowed_targets(cfg, config_folders), str(path))
     return tree
-
-
-def config_folders() -> tuple[Path, ...]:
-    """The folders this command composes its config from: conf/, and a user's own (``--config-dir``,
-    ``hydra.searchpath``), as Hydra lists them; conf/ alone outside a Hydra run."""
-    from hydra.core.hydra_config import HydraConfig
-
-    from src.config.compose import CONF_DIR
-
-    try:
-        sources = HydraConfig.get().runtime.config_sources
-    except ValueError:  # composed outside a Hydra app (a test)
-        return (CONF_DIR,)
-    return tuple(Path(source.path) for source in sources if source.schema == "file" and Path(source.path).is_dir())
 
 
 def eval_config(cfg: DictConfig, saved: dict[str, Any], overrides: list[str]) -> DictConfig:
@@ -199,36 +187,72 @@ def predict(run, values: Any, top_k: int) -> list[dict[str, Any]]:
     ]
 
 
+class Evaluation:
+    """``python eval.py``: ``setup`` finds and checks the checkpoint and builds its run (into eval's own new
+    folder, claimed), ``execute`` tests or predicts and writes ``eval.json``. Nothing is written before the
+    claim; the checkpoint's folder is never written."""
+
+    def __init__(self, cfg: DictConfig, overrides: list[str] = (), config_folders: tuple[Path, ...] = ()):
+        self.cfg, self.overrides, self.config_folders = cfg, list(overrides), config_folders or (CONF_DIR,)
+        self.folder = Path(os.path.abspath(str(cfg.paths.output_dir)))
+        self.ckpt: Path | None = None
+        self.parts = None
+
+    def setup(self) -> None:
+        from src.config.errors import check_choice, check_int
+        from src.run.folder import claim_run_folder
+
+        cfg = self.cfg
+        check_choice("split", cfg.split, SPLITS)
+        check_int("top_k", cfg.top_k)
+        self.ckpt = find_checkpoint(cfg.ckpt_path, cfg.paths.root_dir)
+        cfg = self.cfg = eval_config(cfg, saved_settings(self.ckpt, cfg, self.config_folders), self.overrides)
+        cfg.ckpt_path = None  # eval loads the weights itself; nothing resumes
+        cfg.paths.output_dir = str(self.folder)
+        from src.run.build import build_run  # Lightning, once the checkpoint is known good: a typo is refused at once
+
+        self.parts = build_run(cfg)
+        check_weights_fit(self.parts.module, self.ckpt)  # weights-only, strict: the module holds the checkpoint's
+        claim_run_folder(self.folder, overwrite=False, own_run=False)
+
+    def execute(self) -> dict[str, Any]:
+        """Test (or predict with) the checkpoint; writes and returns what ``eval.json`` holds."""
+        from src.callbacks.provenance import device_of
+
+        cfg, run = self.cfg, self.parts
+        started = now()
+        result: dict[str, Any] = {"checkpoint": str(self.ckpt.resolve()), "split": cfg.split}
+        if cfg.predict is not None:
+            result["predictions"] = predict(run, cfg.predict, cfg.top_k)
+        else:
+            loop = run.trainer.test if cfg.split == "test" else run.trainer.validate
+            loop(run.module, datamodule=run.datamodule, verbose=False)
+            prefixes = (f"{cfg.split}/", f"{cfg.split}_")  # test/acc, or a module's own test_acc
+            result["metrics"] = {
+                k: float(v) for k, v in sorted(run.trainer.callback_metrics.items()) if k.startswith(prefixes)
+            }
+        result["data"] = OmegaConf.to_container(cfg.data, resolve=True)
+        result["provenance"] = provenance(device_of(run.trainer), started=started, ended=now())
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "eval.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+        for line in describe(result):
+            print(line)
+        log.info("Written to %s", self.folder / "eval.json")
+        return result
+
+
+def describe(result: dict) -> list[str]:
+    """What eval prints: the split's metrics, or one line per input with its most probable classes."""
+    if "metrics" in result:
+        return [" ".join(f"{name}={value:.4f}" for name, value in result["metrics"].items())]
+    return [
+        f"input {i}: class {p['class']} ({', '.join(f'{c}: {q:.3f}' for c, q in p['top'].items())})"
+        for i, p in enumerate(result["predictions"])
+    ]
+
+
 def run_eval(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
-    """Test (or predict with) ``cfg.ckpt_path``; writes and returns what ``eval.json`` holds."""
-    from src.config.errors import check_choice, check_int
-
-    check_choice("split", cfg.split, SPLITS)
-    check_int("top_k", cfg.top_k)
-    ckpt = find_checkpoint(cfg.ckpt_path, cfg.paths.root_dir)
-    cfg = eval_config(cfg, saved_settings(ckpt, cfg), overrides)
-    cfg.ckpt_path = None  # eval loads the weights itself; nothing resumes
-
-    # Lightning is imported once the checkpoint is known good: a mistyped ckpt_path is refused at once
-    from src.build import build_run
-    from src.callbacks.provenance import device_of
-
-    run = build_run(cfg)
-    check_weights_fit(run.module, ckpt)  # weights-only, strict: the module now holds the checkpoint's weights
-    started = now()
-    result: dict[str, Any] = {"checkpoint": str(ckpt.resolve()), "split": cfg.split}
-    if cfg.predict is not None:
-        result["predictions"] = predict(run, cfg.predict, cfg.top_k)
-    else:
-        loop = run.trainer.test if cfg.split == "test" else run.trainer.validate
-        loop(run.module, datamodule=run.datamodule, verbose=False)
-        prefixes = (f"{cfg.split}/", f"{cfg.split}_")  # test/acc, or a module's own test_acc
-        result["metrics"] = {
-            k: float(v) for k, v in sorted(run.trainer.callback_metrics.items()) if k.startswith(prefixes)
-        }
-    result["data"] = OmegaConf.to_container(cfg.data, resolve=True)
-    result["provenance"] = provenance(device_of(run.trainer), started=started, ended=now())
-    out = Path(cfg.paths.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "eval.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
-    return result
+    """``python eval.py OVERRIDES`` in this process, on its composed ``cfg``: what ``eval.json`` holds."""
+    evaluation = Evaluation(cfg, overrides)
+    evaluation.setup()
+    return evaluation.execute()

@@ -6,6 +6,8 @@ exercises every helper, so an upgrade that moves one fails there, in one obvious
 here replaces a library's function: each helper reads or constructs, and only for its caller.
 """
 
+from pathlib import Path
+
 from hydra.core.utils import JobReturn
 
 
@@ -17,6 +19,85 @@ def hydra_args_parser():
     from hydra._internal.utils import get_args_parser
 
     return get_args_parser()
+
+
+def hydra_app(conf_dir: Path, task_name: str, config_dir: str | None = None):
+    """Hydra's application object, as ``@hydra.main`` makes it: the config search path of ``conf_dir`` (and
+    of a user's ``--config-dir``, first), the plugins' search paths, and the loader that composes.
+
+    ``@hydra.main`` composes every command twice (once to read ``hydra.mode``, once to run) and offers
+    no way to check the composed config, or to claim the folder it names, before the job writes into
+    it. Its own steps are used here instead, so a command is composed once (``compose``) and that
+    config is the one checked, claimed and run (``run_one``, ``sweep``).
+    """
+    from hydra import version
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
+    from hydra.errors import SearchPathException
+
+    version.setbase("1.3")  # what @hydra.main(version_base="1.3") sets: no chdir into the job's folder
+
+    search_path = create_config_search_path(str(conf_dir))
+    if config_dir is not None:
+        folder = Path(config_dir).resolve()
+        if not folder.is_dir():
+            raise SearchPathException(f"--config-dir: {folder} is not a folder")
+        search_path.prepend("command-line", f"file://{folder}", SearchPathQuery(provider="schema"))
+    return Hydra.create_main_hydra2(task_name=task_name, config_search_path=search_path)
+
+
+def compose(app, config_name: str, overrides: list[str], multirun: bool):
+    """The command's config, hydra node included, composed once by Hydra's own loader (as a run or a
+    sweep), with Hydra's logging configured as ``@hydra.main`` configures it."""
+    from hydra.types import RunMode
+
+    mode = RunMode.MULTIRUN if multirun else RunMode.RUN
+    return app.compose_config(config_name, [*overrides, f"hydra.mode={mode.name}"], mode, with_log_configuration=True)
+
+
+def run_one(app, cfg, config_name: str, task) -> JobReturn:
+    """Hydra's single run of ``task`` on the composed ``cfg``: its callbacks, its job (the folder
+    ``hydra.run.dir`` names, ``.hydra/``, the log file), as ``Hydra.run`` does after composing."""
+    from hydra._internal.callbacks import Callbacks
+    from hydra.core.utils import run_job
+    from hydra.types import HydraContext
+
+    callbacks = Callbacks(cfg)
+    callbacks.on_run_start(config=cfg, config_name=config_name)
+    context = HydraContext(config_loader=app.config_loader, callbacks=callbacks)
+    job = run_job(task, cfg, job_dir_key="hydra.run.dir", job_subdir_key=None, hydra_context=context)
+    callbacks.on_run_end(config=cfg, config_name=config_name, job_return=job)
+    return job
+
+
+def sweep(app, cfg, config_name: str, task) -> None:
+    """Hydra's multirun of ``task`` on the composed ``cfg``: its callbacks, then its sweeper and launcher,
+    as ``Hydra.multirun`` does after composing. Each job's config is composed by the sweeper."""
+    from hydra._internal.callbacks import Callbacks
+    from hydra.core.plugins import Plugins
+    from hydra.types import HydraContext
+    from omegaconf import OmegaConf
+
+    callbacks = Callbacks(cfg)
+    callbacks.on_multirun_start(config=cfg, config_name=config_name)
+    context = HydraContext(config_loader=app.config_loader, callbacks=callbacks)
+    sweeper = Plugins.instance().instantiate_sweeper(config=cfg, hydra_context=context, task_function=task)
+    sweeper.sweep(arguments=OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False))
+    callbacks.on_multirun_end(config=cfg, config_name=config_name)
+
+
+def print_only(args, parser, task, conf_dir: Path, config_name: str) -> None:
+    """``--help``, ``--hydra-help``, ``--cfg``, ``--info``, ``--shell-completion``: Hydra's own output,
+    through the function ``@hydra.main`` calls with the flags it has read."""
+    from hydra._internal.utils import _run_hydra
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()  # the application object read_command made: Hydra makes its own here
+    _run_hydra(args=args, args_parser=parser, task_function=task, config_path=str(conf_dir), config_name=config_name)
+
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"  # the default sweeper's _target_
 
 
 def basic_sweep_jobs(overrides) -> list[list[str]]:

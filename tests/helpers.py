@@ -88,3 +88,28 @@ class FullDisk(pl.Callback):
 
             path = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+def claim_sweep(args: list[str], cwd: Path) -> Path:
+    """What ``python train.py -m ARGS`` in ``cwd`` does before its first job: read, check, claim the sweep's
+    folder (held by this process until ``src.run.folder.release_folder``); that folder."""
+    import os
+
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    from src.app.command import read_command
+    from src.app.preflight import check_command
+    from src.sweeps.folder import claim_sweep_folder
+
+    before = Path.cwd()
+    os.chdir(cwd)
+    try:
+        command = read_command(args)
+        folder = check_command(command)
+        claim_sweep_folder(folder, command.cfg)
+        return folder
+    finally:
+        os.chdir(before)
+        HydraConfig.instance().cfg = None
+        GlobalHydra.instance().clear()

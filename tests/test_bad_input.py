@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.config.command_line import bad_command_line
+from src.app.preflight import bad_command_line
 from src.config.compose import ROOT_DIR, config_options
 from src.config.errors import ConfigError
 from tests.conftest import QUIET, run_train, subprocess_env

@@ -38,9 +38,16 @@ def test_a_users_classifier_trains_tests_its_best_checkpoint_and_resumes(make_cf
     assert len(read_scalars(run)["val_acc"]) == 5  # went on in its own folder, nothing repeated
 
 
-def test_a_users_module_gets_only_its_own_arguments_and_errors_name_the_key(make_cfg):
+def test_a_users_module_gets_only_its_own_arguments_and_errors_name_the_key(make_cfg, tmp_path):
+    from src.app.preflight import bad_command_line
+
+    typed = ["--config-dir", str(BYO_CONF), "model=dense", "module.compile=true"]  # no project default to change
+    assert bad_command_line(typed, tmp_path) == (
+        "module.compile: no such key; DenseClassifier takes: net, optimizer, scheduler "
+        "(+module.compile=... adds a new key on purpose)"
+    )
     with pytest.raises(ConfigError, match=r"^module.compile: DenseClassifier takes no argument 'compile'; it takes"):
-        train(make_cfg(SEARCH, "model=dense", *SHORT, "module.compile=true"))
+        train(make_cfg(SEARCH, "model=dense", *SHORT, "+module.compile=true"))  # the project's own modules' key
     cfg = make_cfg(SEARCH, "model=dense", *SHORT)
     cfg.model = None  # as a model file that says model: null
     with pytest.raises(ConfigError, match=r"^model: is null, and tests.byo.lightning_code.DenseClassifier takes"):
@@ -120,5 +127,6 @@ def test_a_users_autoencoder_logs_to_tensorboard_and_mlflow_resumes_latest_and_e
 
 
 def test_a_constructor_that_refuses_a_keyword_names_that_key(make_cfg):
-    with pytest.raises(ConfigError, match=r"^model.dropout: SimpleDenseNet takes no argument 'dropout'$"):
+    takes = r"it takes: input_size, hidden_size, output_size$"
+    with pytest.raises(ConfigError, match=rf"^model.dropout: SimpleDenseNet takes no argument 'dropout'; {takes}"):
         train(make_cfg(SEARCH, "model=dense", *SHORT, "+model.dropout=0.5", "+model.width=3"))

@@ -7,8 +7,8 @@ import sys
 import pytest
 import torch
 
-from src.build import build_run
 from src.config.compose import ROOT_DIR
+from src.run.build import build_run
 from tests.conftest import TINY_RNN, subprocess_env
 from tests.helpers import read_scalars
 from train import train

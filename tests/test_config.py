@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from src.build import build, build_run
 from src.config.compose import CONF_DIR, compose_config, config_options
 from src.config.errors import ConfigError
+from src.run.build import build, build_run
 from tests.cifar_fixture import write_cifar10
 
 GROUPS = {d.name: config_options(d.name) for d in CONF_DIR.iterdir() if d.is_dir() and d.name != "hydra"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from src.config.command_line import bad_command_line
+from src.app.preflight import bad_command_line
 from src.config.compose import CONF_DIR, ROOT_DIR, compose_config, config_options
 from src.private_api import hydra_args_parser
 

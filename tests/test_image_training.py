@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from src.records.confusion import read_confusion
 from src.report.write import write_report
-from src.run.confusion import read_confusion
 from tests.cifar_fixture import PER_BATCH, write_cifar10
 from tests.conftest import QUIET, run_train
 from tests.helpers import read_scalars

@@ -13,11 +13,11 @@ from tests.conftest import subprocess_env
 
 SRC = ROOT_DIR / "src"
 # what a run is built from: report/ may not import any of it (it reads run folders)
-BUILDS_RUNS = ("src.build", "src.lit_models", "src.callbacks", "src.sweeps", "src.datamodules", "src.trainer")
+BUILDS_RUNS = ("src.run", "src.lit_models", "src.callbacks", "src.sweeps", "src.datamodules", "src.trainer")
 
 
 def unit(module: str) -> str:
-    """``src.config.checks`` -> ``config``; ``src.build`` -> ``build``: a folder or a top-level module."""
+    """``src.config.rules`` -> ``config``; ``src.process`` -> ``process``: a folder or a top-level module."""
     return module.split(".")[1]
 
 
@@ -94,7 +94,7 @@ for name in ("fcntl", "resource", "termios", "pwd", "grp"):
     sys.modules[name] = None  # as on Windows: importing them fails
 for path in sorted(pathlib.Path("src").rglob("*.py")):
     importlib.import_module(".".join(path.with_suffix("").parts).removesuffix(".__init__"))
-from src.build import build_run
+from src.run.build import build_run
 from src.config.compose import compose_config
 run = build_run(compose_config(["data.data_size=200", "trainer=cpu"], sys.argv[1]))
 print("built", type(run.trainer).__name__)

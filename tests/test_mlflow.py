@@ -6,8 +6,8 @@ tested with the parallel sweep, in tests/test_parallel.py: one sweep serves both
 
 import pytest
 
-from src import build
 from src.config.errors import ConfigError
+from src.run import build
 from tests.conftest import TINY_RNN
 from train import train
 

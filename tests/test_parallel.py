@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.config.command_line import bad_command_line
+from src.app.preflight import bad_command_line
 from src.config.compose import ROOT_DIR
 from src.sweeps.placement import claim_gpu
 from src.trainer import devices

@@ -107,8 +107,8 @@ def test_gpu_probes_stay_where_there_are_nvidia_devices(monkeypatch):
 
 
 def test_each_process_setting_has_an_off_switch_and_build_run_changes_nothing_process_wide(tmp_path, monkeypatch):
-    from src.build import build_run
     from src.config.compose import compose_config
+    from src.run.build import build_run
 
     monkeypatch.setenv(process.NVML_CHECK, "1")
     monkeypatch.setattr(process, "has_nvidia_devices", lambda: False)

@@ -3,8 +3,8 @@
 import json
 import re
 
+from src.records import provenance
 from src.report.write import write_report
-from src.run import provenance
 from tests.conftest import TINY_RNN
 from tests.helpers import hparams_metric_tags
 from train import train

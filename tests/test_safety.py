@@ -12,8 +12,8 @@ import pytest
 import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from src.build import build_run
 from src.config.errors import ConfigError
+from src.run.build import build_run
 from src.sweeps.summary import job_status
 from tests.conftest import QUIET, TINY_RNN, TRAIN_PY, run_train, subprocess_env
 from tests.helpers import read_scalars
@@ -245,13 +245,13 @@ CANCELLED = (
     ],
 )
 def test_slurm_says_whether_a_sigterm_is_a_preemption_a_requeue_or_the_end(line, own_restarts, expected):
-    from src.run.slurm import job_fields, why_slurm_stops
+    from src.callbacks.slurm import job_fields, why_slurm_stops
 
     assert why_slurm_stops(job_fields(line), own_restarts) == expected
 
 
 def test_outside_slurm_a_sigterm_is_not_taken_for_a_preemption(monkeypatch):
-    from src.run.slurm import why_slurm_stops_this_job
+    from src.callbacks.slurm import why_slurm_stops_this_job
 
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     assert why_slurm_stops_this_job() is None

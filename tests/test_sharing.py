@@ -2,7 +2,6 @@
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -11,10 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.config.command_line import bad_command_line
+from src.app.preflight import bad_command_line
 from src.config.errors import ConfigError
-from src.run.settings import SETTINGS_FILE
-from src.run.status import COMPLETED_MARKER, INTERRUPTED_MARKER, TIME_LIMIT_MARKER
+from src.records.status import COMPLETED_MARKER, INTERRUPTED_MARKER, TIME_LIMIT_MARKER
 from tests.conftest import TINY_RNN, TRAIN_PY, run_train, subprocess_env
 from train import train
 
@@ -49,23 +47,15 @@ def test_a_malicious_checkpoint_given_as_ckpt_path_is_refused_and_runs_nothing(m
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("with_settings_file", [False, True], ids=["unmatched", "matching-settings-file"])
-def test_a_malicious_checkpoint_planted_for_latest_is_never_run(make_cfg, tmp_path, with_settings_file):
+def test_a_malicious_checkpoint_planted_for_latest_is_passed_over_and_never_run(make_cfg, tmp_path, caplog):
     train(make_cfg(*TINY_RNN, "trainer.max_epochs=1", name="outputs/real"))
     marker = tmp_path / "PWNED"
-    evil_dir = tmp_path / "outputs" / "copied" / "checkpoints"
-    plant_malicious_checkpoint(evil_dir / "last.ckpt", marker)  # the newest last.ckpt
-    if with_settings_file:  # a copied folder whose settings file claims this command's settings
-        shutil.copy(tmp_path / "outputs" / "real" / "checkpoints" / SETTINGS_FILE, evil_dir / SETTINGS_FILE)
+    plant_malicious_checkpoint(tmp_path / "outputs" / "copied" / "checkpoints" / "last.ckpt", marker)  # the newest
     cfg = make_cfg(*TINY_RNN, "trainer.max_epochs=2", "ckpt_path=latest", name="outputs/next")
     cfg.paths.root_dir = str(tmp_path)
-    if with_settings_file:
-        with pytest.raises(ConfigError, match="holds Python objects other than tensors"):
-            train(cfg)
-    else:  # chosen by its settings file: the planted one has none, the real run is resumed
-        train(cfg)
-        assert (tmp_path / "outputs" / "real" / COMPLETED_MARKER).exists()
-    assert not marker.exists()
+    train(cfg)  # chosen by the settings inside each checkpoint, read weights-only: the real run is resumed
+    assert (tmp_path / "outputs" / "real" / COMPLETED_MARKER).exists() and not marker.exists()
+    assert "passes over" in caplog.text and "holds Python objects other than tensors" in caplog.text
 
 
 @pytest.mark.slow
@@ -129,7 +119,7 @@ def test_two_runs_started_into_one_folder_at_once_the_second_is_refused_naming_t
 def test_a_printed_ckpt_path_pastes_back_as_the_same_path(path):
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from src.run.status import paste_ready
+    from src.records.status import paste_ready
 
     (word,) = shlex.split(f"python train.py {paste_ready('ckpt_path', path)}")[2:]
     (override,) = OverridesParser.create().parse_overrides([word])
@@ -155,12 +145,20 @@ def test_weights_of_another_network_are_refused_in_one_line_before_training(make
         train(cfg)
 
 
-def test_ckpt_path_auto_does_not_run_a_completed_run_again(make_cfg, tmp_path):
-    cfg = make_cfg(*TINY_RNN, "ckpt_path=auto", name="done")
-    (tmp_path / "done").mkdir()
-    (tmp_path / "done" / COMPLETED_MARKER).write_text("0.875\n")
-    assert train(cfg) == 0.875  # the stored result, and nothing built or written
-    assert sorted(p.name for p in (tmp_path / "done").iterdir()) == [COMPLETED_MARKER]
+def test_ckpt_path_auto_does_not_run_a_completed_run_again_and_knows_a_run_only_by_its_checkpoint(make_cfg, tmp_path):
+    train(make_cfg(*TINY_RNN, "trainer.max_epochs=1", name="done"))
+    result = (tmp_path / "done" / COMPLETED_MARKER).read_text().strip()
+    before = sorted(p.name for p in (tmp_path / "done").iterdir())
+    assert train(make_cfg(*TINY_RNN, "ckpt_path=auto", name="done")) == float(result)  # stored, nothing rebuilt
+    assert sorted(p.name for p in (tmp_path / "done").iterdir()) == before
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    (copied / COMPLETED_MARKER).write_text(result + "\n")  # a result, but no record of which run it was
+    with pytest.raises(ConfigError, match="holds a run with no checkpoint to tell which run it is: nothing was"):
+        train(make_cfg(*TINY_RNN, "ckpt_path=auto", name="copied"))
+    (tmp_path / "done" / COMPLETED_MARKER).write_text("nan\n")
+    with pytest.raises(ConfigError, match=r"ckpt_path: is 'auto' but .*COMPLETED holds 'nan', not a result"):
+        train(make_cfg(*TINY_RNN, "ckpt_path=auto", name="done"))
 
 
 @pytest.mark.slow

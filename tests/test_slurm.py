@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from src.config.command_line import bad_command_line
+from src.app.preflight import bad_command_line
 from src.config.compose import ROOT_DIR, compose_config
 from tests.conftest import subprocess_env
 from tests.helpers import read_scalars

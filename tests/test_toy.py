@@ -6,9 +6,9 @@ import torch
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
-from src.build import build
 from src.config.errors import ConfigError
 from src.datamodules.toy import ToyDataModule
+from src.run.build import build
 from tests.conftest import compose_config
 
 EXPECTED = {

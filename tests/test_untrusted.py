@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.config.command_line import bad_command_line
+from src.app.preflight import bad_command_line
 from src.config.compose import ROOT_DIR, compose_config
 from src.config.errors import ConfigError
 from src.evaluate import run_eval
-from src.run.folder import claim_run_folder, release_run_folder
-from src.run.settings import TREE_KEY
-from src.sweeps.folder import claim_sweep_folder
+from src.records.settings import TREE_KEY
+from src.run.folder import claim_run_folder, release_folder
 from tests.conftest import QUIET, TINY_RNN, run_train, subprocess_env
+from tests.helpers import claim_sweep
 from train import train
 
 
@@ -49,7 +49,8 @@ def file_opener(marker: Path):
 
 
 def evaluate(tmp_path: Path, *overrides: str) -> dict:
-    cfg = compose_config([*QUIET, *overrides], tmp_path / "eval", config_name="eval")
+    folder = tmp_path / f"eval{len(list(tmp_path.glob('eval*')))}"  # a new folder each, as each eval has
+    cfg = compose_config([*QUIET, *overrides], folder, config_name="eval")
     cfg.paths.root_dir = str(tmp_path)  # where `latest` looks
     return run_eval(cfg, list(overrides))
 
@@ -137,7 +138,7 @@ def test_overwrite_never_empties_the_current_folder_a_checkout_or_a_folder_that_
     (tmp_path / "notes" / "todo.txt").write_text("mine\n")
     for folder, reason in (("checkout", "is a git checkout"), ("notes", "is not a run's folder")):
         with pytest.raises(ConfigError, match=f"hydra.run.dir: .*{folder} {reason}"):
-            claim_run_folder([f"hydra.run.dir={tmp_path / folder}", "overwrite=true"], tmp_path / "elsewhere")
+            claim_run_folder(tmp_path / folder, overwrite=True, own_run=False)
     assert (tmp_path / "notes" / "todo.txt").exists() and sorted(str(p) for p in checkout.rglob("*")) == before
 
 
@@ -145,22 +146,23 @@ def test_overwrite_empties_a_run_folder_of_what_a_run_wrote_and_keeps_the_rest(t
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     (run / "my_notes.txt").write_text("mine\n")
-    claim_run_folder([f"hydra.run.dir={run}", "overwrite=true"], tmp_path)
-    release_run_folder(run)
+    claim_run_folder(run, overwrite=True, own_run=False)
+    release_folder(run)
     assert sorted(p.name for p in run.iterdir()) == [".lock", ".lock.owner", "my_notes.txt"]
 
 
 def sweep_folder(tmp_path: Path) -> Path:
-    """A finished sweep's folder as Hydra lays it out: multirun.yaml and a job folder."""
+    """A finished sweep's folder as Hydra lays it out: its record (multirun.yaml), a job folder with Hydra's
+    record of it, and the summary."""
     sweep = tmp_path / "sweep"
     job = sweep / "data.input_length=3"
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "config.yaml").write_text("seed: 42\n")
     (job / ".hydra" / "overrides.yaml").write_text("- data.input_length=3\n")
+    (job / ".hydra" / "hydra.yaml").write_text(f"hydra:\n  mode: MULTIRUN\n  runtime:\n    output_dir: '{job}'\n")
     (job / "COMPLETED").write_text("1.0\n")
-    (sweep / "multirun.yaml").write_text("hydra:\n  overrides:\n    task: [data.input_length=3]\n")
+    (sweep / "multirun.yaml").write_text("hydra:\n  overrides:\n    task: ['data.input_length=3,4']\n")
     (sweep / "summary.tsv").write_text("overrides\tstatus\tresult\n")
-    (sweep / "my_notes.txt").write_text("mine\n")
     return sweep
 
 
@@ -168,23 +170,30 @@ def test_a_second_sweep_into_a_finished_sweeps_folder_is_refused_unless_it_conti
     sweep = sweep_folder(tmp_path)
     args = ["-m", "data.input_length=3,4", f"hydra.sweep.dir={sweep}"]
     with pytest.raises(ConfigError, match=r"^hydra.sweep.dir: .*sweep holds an earlier sweep; continue it with"):
-        claim_sweep_folder(args, tmp_path)
+        claim_sweep(args, tmp_path)
     assert (sweep / "data.input_length=3" / "COMPLETED").exists()
-    claim_sweep_folder([*args, "ckpt_path=auto"], tmp_path)  # its continue command: each job checks its settings
-    release_run_folder(sweep)
-    claim_sweep_folder([*args, "overwrite=true"], tmp_path)
-    release_run_folder(sweep)
-    assert sorted(p.name for p in sweep.iterdir()) == [".lock", ".lock.owner", "my_notes.txt"]
+    claim_sweep([*args, "ckpt_path=auto"], tmp_path)  # its continue command: the same overrides
+    release_folder(sweep)
+    with pytest.raises(ConfigError, match=r"holds a sweep of other settings \(data.input_length=3,4, now data.in"):
+        claim_sweep(["-m", "data.input_length=5,6", f"hydra.sweep.dir={sweep}", "ckpt_path=auto"], tmp_path)
+    (sweep / "my_notes.txt").write_text("mine\n")  # what overwrite cannot prove is the sweep's: refused, untouched
+    with pytest.raises(ConfigError, match=r"holds my_notes.txt, which is not this sweep's .* nothing was touched"):
+        claim_sweep([*args, "overwrite=true"], tmp_path)
+    assert (sweep / "data.input_length=3" / "COMPLETED").exists() and (sweep / "my_notes.txt").exists()
+    (sweep / "my_notes.txt").unlink()
+    claim_sweep([*args, "overwrite=true"], tmp_path)
+    release_folder(sweep)
+    assert sorted(p.name for p in sweep.iterdir()) == [".lock", ".lock.owner", "multirun.yaml"]  # the new record
     (tmp_path / "here.txt").write_text("mine\n")
     with pytest.raises(ConfigError, match=r"is the current folder or a parent of it: nothing was touched"):
-        claim_sweep_folder(["-m", "hydra.sweep.dir=.", "overwrite=true"], tmp_path)
+        claim_sweep(["-m", "hydra.sweep.dir=.", "overwrite=true"], tmp_path)
     assert (tmp_path / "here.txt").exists()
 
 
 def test_two_sweeps_into_one_folder_at_once_the_second_is_refused_naming_the_first(tmp_path):
     holder = (
-        "import sys, time; from pathlib import Path; from src.sweeps.folder import claim_sweep_folder;"
-        f"lock = claim_sweep_folder(['-m', 'hydra.sweep.dir=shared'], Path({str(tmp_path)!r}));"
+        "import sys, time; from pathlib import Path; from tests.helpers import claim_sweep;"
+        f"claim_sweep(['-m', 'hydra.sweep.dir=shared'], Path({str(tmp_path)!r}));"
         "print('held', flush=True); time.sleep(60)"
     )
     first = subprocess.Popen(
@@ -193,27 +202,23 @@ def test_two_sweeps_into_one_folder_at_once_the_second_is_refused_naming_the_fir
     try:
         assert first.stdout.readline().strip() == "held"
         with pytest.raises(ConfigError) as error:
-            claim_sweep_folder(["-m", "data.input_length=3,4", "hydra.sweep.dir=shared"], tmp_path)
+            claim_sweep(["-m", "data.input_length=3,4", "hydra.sweep.dir=shared"], tmp_path)
         assert f"is in use by a sweep that is still going (pid {first.pid}, started" in str(error.value)
     finally:
         first.kill()
         first.wait(timeout=30)
 
 
-def test_the_resume_command_of_a_parallel_sweeps_job_pastes_as_a_single_run(monkeypatch):
-    from hydra.core.hydra_config import HydraConfig
-
-    from train import resume_command
+def test_the_resume_command_of_a_parallel_search_job_keeps_what_its_preset_chose_and_pastes(tmp_path):
+    from src.app.launch import origin_of
 
     cfg = compose_config(["launcher=parallel", "data.input_length=5"], ".", with_hydra=True)
     cfg.hydra.overrides.task = ["launcher=parallel", "hparams_search=palindrome_optuna", "data.input_length=5"]
-    HydraConfig.instance().set_config(cfg)
-    try:
-        command = resume_command()
-    finally:
-        HydraConfig.instance().cfg = None  # as it is outside a Hydra run
-    assert command == "python train.py data.input_length=5"
-    assert bad_command_line(shlex.split(command)[2:], Path.cwd()) is None
+    command = origin_of(cfg.hydra, "train.py", in_sweep=True).command
+    assert command == "python train.py hparams_search=palindrome_optuna data.input_length=5"  # no launcher
+    args = shlex.split(command)[2:]
+    assert bad_command_line([*args, "ckpt_path=last.ckpt"], tmp_path) is None  # as a stop prints it: it resumes
+    assert bad_command_line(args, tmp_path).startswith("hparams_search: a search runs many jobs; add -m")
 
 
 def test_a_resumed_checkpoint_naming_another_runs_files_neither_tests_nor_deletes_them(trained, tmp_path, caplog):

@@ -8,8 +8,8 @@ from typing_extensions import override
 
 from src.callbacks.provenance import Provenance
 from src.metric_tags import RESULT_TAGS
-from src.run.provenance import hparams_of
-from src.run.settings import flatten
+from src.records.provenance import hparams_of
+from src.records.settings import flatten
 
 
 class LogHyperparameters(Callback):

@@ -1,7 +1,7 @@
 """The monitored metric (``monitor.metric``) must be one the module logs: checked at the first validation.
 
 A module that declares what it logs (``logged_metrics``) is checked before training
-(``src/build.py``); any other is checked here, when its first validation (not the sanity check)
+(``src/run/build.py``); any other is checked here, when its first validation (not the sanity check)
 has logged its names, so a misspelled ``val_acc`` fails in one line listing what was logged
 rather than after hours of checkpoints that never save.
 """

@@ -1,4 +1,4 @@
-"""Lightning callback: each run says what produced it (``src.run.provenance``), in its folder and hparams."""
+"""Lightning callback: each run says what produced it (``src.records.provenance``), in its folder and hparams."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import torch
 from pytorch_lightning import Callback
 from typing_extensions import override
 
-from src.run.provenance import cpu_name, now, provenance, read_provenance, write_provenance
+from src.records.provenance import cpu_name, now, provenance, read_provenance, write_provenance
 
 
 def device_of(trainer) -> dict:

@@ -21,7 +21,7 @@ import pytorch_lightning as pl
 from optuna.trial import TrialState
 
 from src.private_api import optuna_trial
-from src.run.status import PRUNED_MARKER, mark
+from src.records.status import PRUNED_MARKER, mark
 
 log = logging.getLogger(__name__)
 

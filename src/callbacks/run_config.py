@@ -1,5 +1,5 @@
-"""Every checkpoint carries the settings of the run that wrote it, so a resume can be checked; the
-same settings are written as text beside the checkpoints, where ``ckpt_path=latest`` reads them.
+"""Every checkpoint carries the settings of the run that wrote it (``src.records.settings``): a resume is
+checked against them, and eval.py rebuilds the run from them.
 
 Every checkpoint also holds plain data only, so torch's weights-only loader reads it: a module
 that keeps its network and optimizer partial in ``save_hyperparameters()`` (the common template
@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback, LightningDataModule, LightningModule
 from typing_extensions import override
 
-from src.run.settings import CONFIG_KEY, TREE_KEY, resume_settings, settings_tree, write_settings
+from src.records.settings import TREE_KEY, settings_tree
 
 log = logging.getLogger(__name__)
 HPARAMS = (
@@ -76,22 +76,15 @@ def plain_hyperparameters(checkpoint: dict[str, Any], tree: dict[str, Any]) -> N
 
 
 class RunConfigInCheckpoint(Callback):
-    """Stores the run's ``resume_settings`` (plain values only) in every checkpoint it writes, flat and as
-    a tree, and in ``checkpoints/run_settings.json`` when fitting starts; keeps a resumed checkpoint's
-    file paths to the run's own folder."""
+    """Stores the run's settings tree (plain values only) in every checkpoint it writes; keeps a resumed
+    checkpoint's file paths to the run's own folder."""
 
     def __init__(self, cfg: DictConfig):
-        self.settings, self.tree = resume_settings(cfg), settings_tree(cfg)
+        self.tree = settings_tree(cfg)
         self.run_dir = Path(cfg.paths.output_dir).resolve()
 
     @override
-    def on_fit_start(self, trainer, pl_module) -> None:
-        if trainer.is_global_zero and not trainer.fast_dev_run:  # fast_dev_run writes no checkpoints
-            write_settings(Path(trainer.default_root_dir) / "checkpoints", self.settings)
-
-    @override
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CONFIG_KEY] = self.settings
         checkpoint[TREE_KEY] = self.tree
         plain_hyperparameters(checkpoint, self.tree)
 

@@ -21,10 +21,9 @@ from pytorch_lightning import Callback
 from pytorch_lightning.callbacks import Timer
 from typing_extensions import override
 
-from src.config.errors import ConfigError, check_int
-from src.run.resume import read_checkpoint
-from src.run.slurm import PREEMPTED, REQUEUED, why_slurm_stops_this_job
-from src.run.status import INTERRUPTED_MARKER, TIME_LIMIT_MARKER, mark, paste_ready
+from src.callbacks.slurm import PREEMPTED, REQUEUED, why_slurm_stops_this_job
+from src.config.errors import check_int
+from src.records.status import INTERRUPTED_MARKER, TIME_LIMIT_MARKER, mark, paste_ready
 
 log = logging.getLogger(__name__)
 # SIGUSR2: what SLURM sends before a job's time limit or a preemption, through submitit (signal_delay_s)
@@ -125,7 +124,7 @@ class GracefulInterrupt(Callback):
 
     def why_slurm_stops(self) -> str | None:
         """For a SIGTERM in a SLURM job that submitit started: a preemption, a requeue by SLURM, or None
-        (``scancel`` and the rest: the job ends here). See ``src.run.slurm``."""
+        (``scancel`` and the rest: the job ends here). See ``src.callbacks.slurm``."""
         if self.received != signal.SIGTERM or not callable(self._previous.get(CLUSTER_SIGNAL)):
             return None
         return why_slurm_stops_this_job()
@@ -197,24 +196,6 @@ class TimeLimit(Callback):
         log.warning("trainer.max_time ran out %s; saved %s. Train further with a larger trainer.max_time: %s",
                     where, path, command)  # fmt: skip
         mark(self.run_dir, TIME_LIMIT_MARKER, f"stopped by trainer.max_time {where}\n{command}\n")
-
-
-def check_time_left(max_time, ckpt_path: str | Path) -> None:
-    """Refuse to resume, with the same ``trainer.max_time``, a run that already used all of it: it would
-    stop before its first step and report the old results as new ones."""
-    if max_time is None:
-        return
-    probe = Timer(duration=max_time)  # Lightning reads the duration (DD:HH:MM:SS, a dict, ...) as the run will
-    state = read_checkpoint(ckpt_path).get("callbacks", {})
-    if probe.state_key not in state:
-        return
-    probe.load_state_dict(state[probe.state_key])
-    if probe.time_remaining("train") <= 0:
-        raise ConfigError(
-            "trainer.max_time",
-            f"is {max_time}, and {ckpt_path} has already trained for {probe.time_elapsed('train'):.0f} s of it; "
-            "give a larger trainer.max_time to train it further",
-        )
 
 
 class NonFiniteGuard(Callback):

@@ -4,7 +4,7 @@ A process that has run a multi-threaded torch operation holds an OpenMP thread p
 forked from it inherits the pool's state but not its threads: the child's first parallel
 operation waits forever (``trainer=ddp_cpu trainer.devices=1`` hung in its first validation). So
 a run whose strategy forks its ranks keeps its own process at one thread until the fork
-(``src/build.py``), and each rank sets its threads when it starts, here.
+(``src/run/build.py``), and each rank sets its threads when it starts, here.
 """
 
 import torch

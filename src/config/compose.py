@@ -18,14 +18,16 @@ def compose_config(
     config_name: str = "train",
     conf_dir: Path = CONF_DIR,
 ) -> DictConfig:
-    """The config ``python train.py OVERRIDES`` would get, writing its outputs into ``output_dir``.
+    """The config ``python train.py OVERRIDES`` would get, writing its outputs into ``output_dir``, run from the
+    folder above it (``paths.root_dir``: where ``data/`` is, and where ``ckpt_path=latest`` looks).
 
     ``with_hydra`` keeps the ``hydra`` node (launcher, sweeper) in it; ``config_name="eval"`` is eval.py's.
     """
+    root_dir = Path(output_dir).absolute().parent
     with initialize_config_dir(str(conf_dir), version_base="1.3"):
         return compose(
             config_name,
-            overrides=[f"paths.root_dir='{output_dir}'", f"paths.output_dir='{output_dir}'", *overrides],
+            overrides=[f"paths.root_dir='{root_dir}'", f"paths.output_dir='{output_dir}'", *overrides],
             return_hydra_config=with_hydra,
         )
 

@@ -59,6 +59,7 @@ class NumpyMLPClassifier(Classifier):
         compile_mode: str = "default",
         label_smoothing: float = 0.0,
         compile_backend: str = "inductor",
+        scheduler_interval: str = "epoch",
     ):
         if label_smoothing:
             raise ConfigError("label_smoothing", "is not implemented by the NumPy MLP's hand-written loss")

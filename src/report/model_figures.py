@@ -6,7 +6,7 @@
   ``test_confusion.json``) and each class's accuracy;
 - an Optuna search: its optimisation history and parameter importances (Optuna's own figures).
 
-Each run computed its own figures' data when it ended (``src.run.boundary``, ``src.run.confusion``):
+Each run computed its own figures' data when it ended (``src.records.boundary``, ``src.records.confusion``):
 the report never imports a class a run folder names, or opens a checkpoint.
 """
 
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from src.records.boundary import agreement, read_boundary
+from src.records.confusion import read_confusion
 from src.report.figures import plt, save
 from src.report.runs import Run, run_title
-from src.run.boundary import agreement, read_boundary
-from src.run.confusion import read_confusion
 
 
 def draw_boundary(ax, saved: dict[str, np.ndarray], title: str) -> float:

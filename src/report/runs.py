@@ -7,8 +7,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 
-from src.run.provenance import read_provenance, summary
-from src.run.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, stopped_early
+from src.records.provenance import read_provenance, summary
+from src.records.status import COMPLETED_MARKER, FAILED_MARKER, INTERRUPTED_MARKER, stopped_early
 
 DEFAULT_MONITOR = ("val/acc", "max")  # what runs written before monitor: existed were judged by
 MODES = ("max", "min")

@@ -1,9 +1,13 @@
-"""One run, one folder: a run holds an exclusive lock on its folder for its lifetime, and a new run
-never writes into a folder that already holds another run's results.
+"""One run, one folder: a run holds an exclusive lock on the folder it resolved for its lifetime, and
+never writes into a folder that holds anything it cannot prove is its own.
 
 The lock is an OS file lock (``filelock``: released when the process ends, however it ends) on
 ``RUN/.lock``; ``RUN/.lock.owner`` says who holds it, for the message a second process gets.
-Torch-free: ``train.py`` takes it before Hydra writes anything into the folder.
+A folder that holds files is written into only by the run those files are (a resume of its own
+checkpoint, a sweep job its sweep identified), or after ``overwrite=true`` removed what a run
+writes from a folder that is recognizably a run's. Nothing the run writes there may be a link
+that leads out of it. The current folder, its parents, a home folder and a git checkout are
+never a run's folder. Torch-free.
 """
 
 import os
@@ -13,7 +17,6 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from src.config.command_line import only_prints, parse
 from src.config.errors import ConfigError
 
 LOCK_NAME = ".lock"
@@ -29,22 +32,22 @@ RUN_NAMES = (
 RUN_PATTERNS = ("events.out.tfevents.*",)
 
 
-def holds_a_run(run_dir: Path) -> bool:
-    """Whether anything but the lock is in ``run_dir`` (a run's config, logs or checkpoints, or other files)."""
-    return run_dir.is_dir() and any(p.name not in (LOCK_NAME, OWNER_NAME) for p in run_dir.iterdir())
+def holds_anything(folder: Path) -> bool:
+    """Whether anything but the lock is in ``folder``."""
+    return folder.is_dir() and any(p.name not in (LOCK_NAME, OWNER_NAME) for p in folder.iterdir())
 
 
-def is_run_folder(run_dir: Path) -> bool:
-    """Whether ``run_dir`` is recognizably a run's folder: Hydra's record of a run's config and overrides,
-    or the provenance record every run of this project writes when fitting starts."""
-    hydra = (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / ".hydra" / "overrides.yaml").is_file()
-    return hydra or (run_dir / "provenance.json").is_file()
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` is recognizably a run's: Hydra's record of a run's config and overrides, or the
+    provenance record every run of this project writes when fitting starts."""
+    hydra = (folder / ".hydra" / "config.yaml").is_file() and (folder / ".hydra" / "overrides.yaml").is_file()
+    return hydra or (folder / "provenance.json").is_file()
 
 
-def protected(folder: Path, cwd: Path) -> str | None:
-    """Why ``folder`` is never emptied, whatever it holds (the current folder, a parent of it, a home
-    folder, a git checkout), or None."""
-    folder, cwd, home = folder.resolve(), cwd.resolve(), Path.home().resolve()
+def protected(folder: Path, cwd: Path | None = None) -> str | None:
+    """Why ``folder`` is never a run's (the current folder, a parent of it, a home folder or a parent of
+    one, a git checkout), or None."""
+    folder, cwd, home = folder.resolve(), (cwd or Path.cwd()).resolve(), Path.home().resolve()
     if folder == cwd or folder in cwd.parents:
         return "is the current folder or a parent of it"
     if folder == home or folder in home.parents:
@@ -54,97 +57,98 @@ def protected(folder: Path, cwd: Path) -> str | None:
     return None
 
 
-def not_to_empty(run_dir: Path, cwd: Path) -> str | None:
-    """Why ``run_dir`` must never be emptied (``protected``, or a folder that is no run's), or None."""
-    if (reason := protected(run_dir, cwd)) is not None:
-        return reason
-    if not is_run_folder(run_dir):
-        return "is not a run's folder (it has neither .hydra/ nor provenance.json)"
-    return None
-
-
 def written_by_a_run(path: Path) -> bool:
     return path.name in RUN_NAMES or any(path.match(pattern) for pattern in RUN_PATTERNS)
 
 
-def empty_run_folder(run_dir: Path) -> None:
-    """Remove what a run wrote into ``run_dir`` (``RUN_NAMES``, ``RUN_PATTERNS``); the rest stays."""
-    for path in run_dir.iterdir():
+def check_no_links(folder: Path, key: str) -> None:
+    """Refuse a folder in which what a run writes is a link (a planted ``train.log -> ~/.bashrc``)."""
+    inside = [folder / "checkpoints", folder / ".hydra"]
+    for path in [*folder.iterdir(), *(p for d in inside if d.is_dir() and not d.is_symlink() for p in d.iterdir())]:
+        if path.is_symlink() and (written_by_a_run(path) or path.parent != folder):
+            raise ConfigError(
+                key, f"{path} is a link: a run writes there, and never through a link; nothing was touched"
+            )
+
+
+def empty_run_folder(folder: Path) -> None:
+    """Remove what a run wrote into ``folder`` (``RUN_NAMES``, ``RUN_PATTERNS``); the rest stays. Links are
+    removed, never followed."""
+    for path in folder.iterdir():
         if written_by_a_run(path):
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
-def lock_run_folder(run_dir: str | Path, key: str, what: str = "run") -> FileLock:
-    """Take ``run_dir``'s lock for this process's lifetime, or raise a ConfigError naming ``key`` and the holder
+def lock_folder(folder: str | Path, key: str, what: str = "run") -> FileLock:
+    """Take ``folder``'s lock for this process's lifetime, or raise a ConfigError naming ``key`` and the holder
     (``what`` holds such a folder: a run, or a sweep)."""
-    run_dir = Path(run_dir).resolve()
-    if run_dir in _HELD:
-        return _HELD[run_dir]
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(run_dir / LOCK_NAME)
+    folder = Path(folder).absolute()
+    if folder in _HELD:
+        return _HELD[folder]
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / LOCK_NAME)
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        owner = (run_dir / OWNER_NAME).read_text().strip() if (run_dir / OWNER_NAME).exists() else "another process"
-        raise ConfigError(
-            key, f"{run_dir} is in use by a {what} that is still going ({owner}); give this {what} another folder"
-        ) from None
-    started = time.strftime("%Y-%m-%d %H:%M:%S")
-    (run_dir / OWNER_NAME).write_text(f"pid {os.getpid()}, started {started}\n")
-    _HELD[run_dir] = lock
+        raise in_use(folder, key, what) from None
+    (folder / OWNER_NAME).write_text(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    _HELD[folder] = lock
     return lock
 
 
-def release_run_folder(run_dir: str | Path) -> None:
-    if (lock := _HELD.pop(Path(run_dir).resolve(), None)) is not None:
+def check_not_in_use(folder: Path, key: str, what: str = "run") -> None:
+    """Refuse, before anything is built, a folder another process holds (its claim comes later, under the lock)."""
+    if not (folder / LOCK_NAME).is_file() or folder.absolute() in _HELD:
+        return
+    lock = FileLock(folder / LOCK_NAME)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise in_use(folder, key, what) from None
+    lock.release()
+
+
+def in_use(folder: Path, key: str, what: str) -> ConfigError:
+    owner = (folder / OWNER_NAME).read_text().strip() if (folder / OWNER_NAME).exists() else "another process"
+    return ConfigError(
+        key, f"{folder} is in use by a {what} that is still going ({owner}); give this {what} another folder"
+    )
+
+
+def release_folder(folder: str | Path) -> None:
+    if (lock := _HELD.pop(Path(folder).absolute(), None)) is not None:
         lock.release()
 
 
-def claim_new_run_folder(
-    run_dir: str | Path, key: str, overwrite: bool, resuming: bool, cwd: str | Path | None = None
-) -> FileLock:
-    """Lock ``run_dir`` for a new run: refused when another run holds it, or when anything is in it,
-    unless this run resumes (``ckpt_path``) or ``overwrite`` empties an earlier run's folder first.
-
-    ``overwrite`` removes only what a run writes, and only from a folder that is recognizably a run's:
-    never the current folder, a parent of it, a home folder or a git checkout (refused, untouched).
-    """
-    run_dir, cwd = Path(run_dir), Path.cwd() if cwd is None else Path(cwd)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(key, f"{run_dir} is a file, not a folder; give a folder for the run's outputs")
-    if holds_a_run(run_dir) and not resuming and (reason := not_to_empty(run_dir, cwd)) is not None:
+def claim_run_folder(folder: Path, overwrite: bool, own_run: bool, key: str = "hydra.run.dir") -> FileLock:
+    """Lock ``folder`` for a run, before anything is written into it. A folder that holds files is taken only
+    for the run they are (``own_run``: it resumes its own checkpoint, or its sweep identified it), or emptied
+    first with ``overwrite`` when it is recognizably a run's. Refused in one line otherwise, untouched."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(key, f"{folder} is a file, not a folder; give a folder for the run's outputs")
+    if holds_anything(folder) and (reason := protected(folder)) is not None:
         what = "overwrite=true empties only an earlier run's folder" if overwrite else "it is not empty"
-        raise ConfigError(key, f"{run_dir} {reason}, and {what}: nothing was touched; give a new or empty folder")
-    lock = lock_run_folder(run_dir, key)
-    if holds_a_run(run_dir) and not resuming:
-        if not overwrite:
-            release_run_folder(run_dir)
-            raise ConfigError(
-                key,
-                f"{run_dir} already holds a run; resume it with ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}, "
-                "give another folder, or add overwrite=true to empty it first",
-            )
-        empty_run_folder(run_dir)
+        raise ConfigError(key, f"{folder} {reason}, and {what}: nothing was touched; give a new or empty folder")
+    lock = lock_folder(folder, key)
+    try:
+        if holds_anything(folder):
+            check_no_links(folder, key)
+            if not own_run and not overwrite:
+                raise ConfigError(
+                    key,
+                    f"{folder} already holds a run; resume it with ckpt_path={folder / 'checkpoints' / 'last.ckpt'}, "
+                    "give another folder, or add overwrite=true to empty it first",
+                )
+            if not own_run:
+                if not is_run_folder(folder):
+                    raise ConfigError(
+                        key,
+                        f"{folder} is not a run's folder (it has neither .hydra/ nor provenance.json), and "
+                        "overwrite=true empties only an earlier run's folder: nothing was touched; give a new or "
+                        "empty folder",
+                    )
+                empty_run_folder(folder)
+    except ConfigError:
+        release_folder(folder)
+        raise
     return lock
-
-
-def claim_run_folder(argv: list[str], cwd: Path):
-    """Lock the folder a single run names with ``hydra.run.dir``, before Hydra writes into it (the lock
-    is held until the process ends); refuse it if another run holds it or left results in it.
-
-    The default folder has the time and the process id in its name, so only a named folder can be
-    shared. Returns the lock, or None where there is nothing to claim.
-    """
-    parsed = parse(argv)
-    if parsed is None:
-        return None
-    args, overrides = parsed
-    if args.multirun or only_prints(args):
-        return None
-    values = {o.key_or_group: o.value() for o in overrides if not o.is_sweep_override()}
-    run_dir = values.get("hydra.run.dir")
-    if not isinstance(run_dir, str) or "${" in run_dir:  # Hydra's own name for it (time stamp and pid)
-        return None
-    folder = Path(run_dir) if Path(run_dir).is_absolute() else cwd / run_dir
-    resuming = values.get("ckpt_path") is not None
-    return claim_new_run_folder(folder, "hydra.run.dir", values.get("overwrite") is True, resuming, cwd)

@@ -1,103 +1,134 @@
-"""One sweep, one folder: a sweep's launching process holds a lock on its folder for its lifetime, and
-a new sweep never starts into a folder that holds an earlier sweep, unless it continues that sweep.
+"""One sweep, one folder: a sweep's launching process holds a lock on the folder it resolved for its
+lifetime, and a new sweep never starts into a folder that holds an earlier sweep, unless it continues
+that sweep, by the sweep's own record.
 
-Continuing means ``ckpt_path=auto`` (the command a stopped sweep prints: completed jobs are not run
-again, the rest resume or start, and each job refuses a checkpoint or result written with other
-settings), or a search into the folder of a search whose study is stored there (``optuna.db``: the
-same command adds trials, each in a folder of its own). ``overwrite=true`` empties an earlier sweep's folder of
-what sweeps write; a folder that is no sweep's (the current folder, a checkout) is never emptied.
-Torch-free: ``train.py`` takes the lock before Hydra writes anything.
+The record is ``multirun.yaml``: the sweep's composed config, command line included, written when the
+sweep claims its folder. Continuing means ``ckpt_path=auto`` (the command a stopped sweep prints:
+completed jobs are not run again, the rest resume or start), or the same search again into the folder
+of a search whose study is stored there (``optuna.db``); either way the stored overrides and search
+space must be this command's. ``overwrite=true`` empties only what it can prove is this sweep's: its
+own files, and the job folders whose Hydra record says they were a sweep's jobs in this very folder.
+Single runs inside, folders it does not recognise and the user's files make it refuse, untouched.
 """
 
+import re
 import shutil
 from pathlib import Path
-from typing import Any
 
-from filelock import FileLock
+import yaml
+from omegaconf import DictConfig, OmegaConf
 
-from src.config.command_line import only_prints, parse
 from src.config.errors import ConfigError
-from src.run.folder import (
-    LOCK_NAME,
-    OWNER_NAME,
-    empty_run_folder,
-    is_run_folder,
-    lock_run_folder,
-    protected,
-    release_run_folder,
-)
+from src.run.folder import LOCK_NAME, OWNER_NAME, empty_run_folder, lock_folder, protected, release_folder
 
 KEY = "hydra.sweep.dir"
-RECORD = "multirun.yaml"  # Hydra's record of a sweep's config and command line (the basic sweeper's)
+RECORD = "multirun.yaml"
 # What a sweep writes beside its job folders (Hydra, the summary, the report, Optuna, the stop machinery)
 SWEEP_NAMES = ("multirun.yaml", "summary.tsv", "report", "optuna.db", "optimization_results.yaml", ".running",
-               ".stopping")  # fmt: skip
+               ".stopping", ".gpu_locks")  # fmt: skip
+# What continuing a sweep may change in its command: how long and how its jobs train, log and run (as a resume
+# may), not what they are (the model, the data, the optimizer, the module, the seed, a preset of those)
+UNCOMPARED = ("ckpt_path", "overwrite", "trainer", "callbacks", "logger", "launcher", "process")
 
 
-def holds_a_sweep(sweep_dir: Path) -> bool:
-    """Whether ``sweep_dir`` holds an earlier sweep: Hydra's record of one, a stored study, or job folders."""
-    if (sweep_dir / RECORD).is_file() or (sweep_dir / "optuna.db").is_file():
-        return True
-    return any(is_run_folder(job) for job in sweep_dir.iterdir() if job.is_dir())
+def read_yaml(path: Path) -> dict:
+    """A YAML file of a sweep folder as plain values (never resolved); {} if it is not a mapping."""
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return content if isinstance(content, dict) else {}
 
 
-def continues(sweep_dir: Path, overrides: list[str], auto: bool) -> bool:
-    """Whether a sweep with ``overrides`` (and ``ckpt_path=auto`` when ``auto``) continues the one in ``sweep_dir``."""
-    search = any(word.split("=", 1)[0] in ("hparams_search", "hydra/sweeper") for word in overrides)
-    return auto or (search and (sweep_dir / "optuna.db").is_file())
+def is_job_of(job: Path, sweep_dir: Path) -> bool:
+    """Whether Hydra's record of ``job`` says it was a job of a sweep, in this very folder."""
+    hydra = read_yaml(job / ".hydra" / "hydra.yaml").get("hydra") or {}
+    output = str((hydra.get("runtime") or {}).get("output_dir", ""))
+    return hydra.get("mode") == "MULTIRUN" and bool(output) and Path(output) == job.absolute()
+
+
+def sweep_settings(cfg: dict) -> tuple[list[str], dict]:
+    """What identifies a sweep: its command line's overrides (less ``UNCOMPARED``) and its search space."""
+    hydra = cfg.get("hydra") or {}
+    overrides = [str(o) for o in (hydra.get("overrides") or {}).get("task") or []]
+    kept = sorted(o for o in overrides if re.split(r"[./=]", o.lstrip("~+"), maxsplit=1)[0] not in UNCOMPARED)
+    return kept, dict((hydra.get("sweeper") or {}).get("params") or {})
+
+
+def check_continues(sweep_dir: Path, cfg: DictConfig) -> None:
+    """Refuse to continue a sweep whose record is missing, or holds other overrides or another search space."""
+    stored = read_yaml(sweep_dir / RECORD)
+    if not stored:
+        raise ConfigError(
+            KEY, f"{sweep_dir} holds no readable {RECORD}: cannot tell which sweep this is; give another folder"
+        )
+    theirs, mine = sweep_settings(stored), sweep_settings(OmegaConf.to_container(cfg, resolve=False))
+    if theirs[0] != mine[0]:
+        raise ConfigError(
+            KEY,
+            f"{sweep_dir} holds a sweep of other settings ({' '.join(theirs[0]) or 'no overrides'}, now "
+            f"{' '.join(mine[0]) or 'none'}): nothing was touched; continue it with its own command, "
+            "or give another folder",
+        )
+    if theirs[1] != mine[1]:
+        raise ConfigError(KEY, f"{sweep_dir} holds a search over another space ({theirs[1]}): give another folder")
 
 
 def empty_sweep_folder(sweep_dir: Path) -> None:
-    """Remove what a sweep wrote: its own files, and what each job wrote into its folder (then the folder
-    itself if nothing else is in it). Anything else stays."""
-    for path in sweep_dir.iterdir():
+    """Remove what a sweep wrote, after proving every entry is the sweep's: its own files, its job folders."""
+    entries = [p for p in sweep_dir.iterdir() if p.name not in (LOCK_NAME, OWNER_NAME)]
+    foreign = [
+        p
+        for p in entries
+        if p.name not in SWEEP_NAMES and not (p.is_dir() and not p.is_symlink() and is_job_of(p, sweep_dir))
+    ]
+    if foreign:
+        raise ConfigError(
+            KEY,
+            f"{sweep_dir} holds {foreign[0].name}, which is not this sweep's (a single run, another folder, a file "
+            "of yours): overwrite=true empties only what it can prove is the sweep's; nothing was touched",
+        )
+    for path in entries:
         if path.name in SWEEP_NAMES:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-        elif path.is_dir() and not path.is_symlink() and is_run_folder(path):
+        else:
             empty_run_folder(path)
-            leftovers = [p for p in path.iterdir() if p.name not in (LOCK_NAME, OWNER_NAME)]
-            if not leftovers:
+            if not [p for p in path.iterdir() if p.name not in (LOCK_NAME, OWNER_NAME)]:
                 shutil.rmtree(path)
 
 
-def claim_sweep_folder(argv: list[str], cwd: Path) -> FileLock | None:
-    """Lock the folder a sweep names with ``hydra.sweep.dir`` for this process's lifetime; refuse it, in one
-    line and before anything is written, if another sweep holds it, or it holds an earlier sweep that this
-    command does not continue (``overwrite=true``: empty it first), or it holds files that are no sweep's."""
-    parsed = parse(argv)
-    if parsed is None:
-        return None
-    args, overrides = parsed
-    if not args.multirun or only_prints(args):
-        return None
-    values = {o.key_or_group: o.value() for o in overrides if not o.is_sweep_override()}
-    named = values.get(KEY)
-    if not isinstance(named, str) or "${" in named:  # Hydra's own name for it (time stamp and pid): a new folder
-        return None
-    sweep_dir = Path(named) if Path(named).is_absolute() else cwd / named
+def claim_sweep_folder(sweep_dir: Path, cfg: DictConfig) -> None:
+    """Lock the sweep's resolved folder for this process's lifetime; refuse it, in one line and before anything
+    is written, if another sweep holds it, or it holds anything but a sweep this command continues (or, with
+    ``overwrite=true``, one it can prove and empty). Then store this sweep's record there."""
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise ConfigError(KEY, f"{sweep_dir} is a file, not a folder; give a folder for the sweep")
-    lock = lock_run_folder(sweep_dir, KEY, what="sweep")
+    lock_folder(sweep_dir, KEY, what="sweep")
     try:
-        check_earlier_sweep(sweep_dir, cwd, args.overrides, values)
+        check_earlier_sweep(sweep_dir, cfg)
     except ConfigError:
-        release_run_folder(sweep_dir)
+        release_folder(sweep_dir)
         raise
-    return lock
+    OmegaConf.save(cfg, sweep_dir / RECORD)
 
 
-def check_earlier_sweep(sweep_dir: Path, cwd: Path, words: list[str], values: dict[str, Any]) -> None:
-    """Refuse (or, with overwrite=true, empty) a folder holding anything but a sweep this command continues."""
+def check_earlier_sweep(sweep_dir: Path, cfg: DictConfig) -> None:
     contents = [p for p in sweep_dir.iterdir() if p.name not in (LOCK_NAME, OWNER_NAME)]
     if not contents:
         return
-    overwrite = values.get("overwrite") is True
-    if not holds_a_sweep(sweep_dir) or protected(sweep_dir, cwd):
-        reason = protected(sweep_dir, cwd) or "holds files but no sweep"
+    if (reason := protected(sweep_dir)) is not None:
         raise ConfigError(KEY, f"{sweep_dir} {reason}: nothing was touched; give a new or empty folder")
-    if continues(sweep_dir, words, values.get("ckpt_path") == "auto"):
+    if (
+        not (sweep_dir / RECORD).is_file()
+        and not (sweep_dir / "optuna.db").is_file()
+        and not any(p.is_dir() and is_job_of(p, sweep_dir) for p in contents)
+    ):
+        raise ConfigError(KEY, f"{sweep_dir} holds files but no sweep: nothing was touched; give a new or empty folder")
+    search = (sweep_dir / "optuna.db").is_file() and "optuna" in str(cfg.hydra.sweeper.get("_target_", ""))
+    if cfg.get("ckpt_path") == "auto" or search:
+        check_continues(sweep_dir, cfg)
         return
-    if not overwrite:
+    if not cfg.get("overwrite"):
         raise ConfigError(
             KEY,
             f"{sweep_dir} holds an earlier sweep; continue it with ckpt_path=auto (its 'Continue the sweep with' "

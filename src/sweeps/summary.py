@@ -1,8 +1,7 @@
-"""Hydra callback: each job records its status in its folder; the sweep's summary and report come at its end.
+"""Hydra callback: the sweep's summary and report come at its end; each failure is said as it happens.
 
-With a parallel or cluster launcher Hydra runs ``on_job_end`` where the job ran (a worker
-process, a cluster node), and it skips ``on_multirun_end`` when a job failed. So a job writes
-its own status file (``COMPLETED`` with its result, or ``FAILED`` with its error), and the
+Hydra skips ``on_multirun_end`` when a job failed. Each job writes its own status file
+(``COMPLETED`` with its result, or ``FAILED`` with its error: ``src.run.run``), and the
 launching process assembles ``summary.tsv`` and ``report/`` from the job folders when it exits,
 failures or not. Jobs of the sweep that never started are listed too (``NOT STARTED``), and when
 some job did not finish, the launcher prints the one command that continues the whole sweep:
@@ -26,14 +25,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.config.errors import one_line
 from src.config.resolvers import SWEPT_KEYS_ENV
-from src.private_api import basic_sweep_jobs, job_error
-from src.run.status import (
+from src.private_api import BASIC_SWEEPER, basic_sweep_jobs, job_error
+from src.records.status import (
     COMPLETED_MARKER,
     FAILED_MARKER,
     INTERRUPTED_MARKER,
     PRUNED_MARKER,
     TIME_LIMIT_MARKER,
-    mark,
     paste_ready,
     stopped_early,
 )
@@ -43,7 +41,6 @@ from src.sweeps.tracking import prepare_mlflow
 NOT_STARTED = "NOT STARTED"
 NOT_FINISHED = "NOT FINISHED"
 TIME_LIMIT = "TIME LIMIT"  # completed when trainer.max_time ran out
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 log = logging.getLogger(__name__)
 
@@ -152,17 +149,14 @@ class SweepSummary(Callback):
         self.finish()
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs) -> None:
-        job_dir = Path(config.hydra.runtime.output_dir)
-        if job_return.status == JobStatus.FAILED:
-            error = one_line(job_error(job_return))
-            if error.startswith("RunInterrupted:") and (job_dir / INTERRUPTED_MARKER).exists():
-                log.warning("job INTERRUPTED (%s): %s", " ".join(job_return.overrides or []), error)
-                return  # saved and marked INTERRUPTED by the job itself (a cluster job's signal)
-            mark(job_dir, FAILED_MARKER, error)
-            if config.hydra.mode == RunMode.MULTIRUN:  # a single run's error is printed by Hydra
-                log.error("job FAILED (%s): %s", " ".join(job_return.overrides or []), error)
+        """Say that a job failed, as it happens (the job marked its folder itself: ``src.run.run``)."""
+        if job_return.status != JobStatus.FAILED or config.hydra.mode != RunMode.MULTIRUN:
+            return
+        error = one_line(job_error(job_return))
+        if error.startswith("RunInterrupted:"):
+            log.warning("job INTERRUPTED (%s): %s", " ".join(job_return.overrides or []), error)
         else:
-            mark(job_dir, COMPLETED_MARKER, str(job_return.return_value))
+            log.error("job FAILED (%s): %s", " ".join(job_return.overrides or []), error)
 
     def finish(self) -> None:
         """Write the sweep's summary and report; runs once, in the launching process, as it exits."""

@@ -36,11 +36,16 @@ def mark(run_dir: str | Path, marker: str, text: str) -> Path:
     return path
 
 
+def hydra_quoted(key: str, value: str | Path) -> str:
+    """``key='value'``, an override Hydra reads back as ``value`` whatever it holds (spaces, quotes, ``=``)."""
+    text = str(value).replace("'", "\\'")  # Hydra reads a backslash as an escape only before a quote
+    return f"{key}='{text}'"
+
+
 def paste_ready(key: str, value: str | Path) -> str:
     """``key=value`` as one shell word that Hydra reads back as ``value``, whatever the path holds
     (spaces, quotes, non-ASCII letters): quoted for Hydra inside, then for the shell."""
-    text = str(value).replace("'", "\\'")  # Hydra reads a backslash as an escape only before a quote
-    return shlex.quote(f"{key}='{text}'")
+    return shlex.quote(hydra_quoted(key, value))
 
 
 def completed_result(run_dir: str | Path) -> str | None:
@@ -56,10 +61,3 @@ def stopped_early(run_dir: str | Path) -> tuple[str, str] | None:
         if path.is_file():
             return marker, (path.read_text().strip().splitlines() or [marker.lower()])[0]
     return None
-
-
-def mark_refused(run_dir: str | Path, error: BaseException, before: str) -> Path:
-    """``FAILED`` with ``refused before BEFORE: ConfigError: ...``: the folder a refused run got says why."""
-    from src.config.errors import one_line
-
-    return mark(run_dir, FAILED_MARKER, f"refused before {before}: {one_line(error)}")

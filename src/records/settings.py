@@ -1,14 +1,12 @@
-"""A run's settings as flat ``key: value`` pairs: what checkpoints carry and a resume must keep."""
+"""A run's settings: what every checkpoint carries (once, as a tree of plain values), what a resume must keep
+(compared flat: ``data.input_length``), and what eval.py rebuilds the run from."""
 
-import json
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-CONFIG_KEY = "run_config"  # where a checkpoint carries its run's settings, flat: what a resume compares
-TREE_KEY = "run_config_tree"  # the same settings as nested plain values: what eval.py rebuilds the run from
-SETTINGS_FILE = "run_settings.json"  # the same settings as text, beside the checkpoints: what `latest` reads
+TREE_KEY = "run_config_tree"  # where a checkpoint carries its run's settings, as nested plain values
+PLAIN = (bool, int, float, str, type(None))
 RESUME_KEYS = ("seed", "model", "data", "optimizer", "module")  # what a resume must keep
 # ... except where the data live and how they are held, which does not change what they are
 RESUME_FREE = ("data.root", "data.download", "data.on_device", "data.source_dir", "module.channels_last")
@@ -34,7 +32,21 @@ def settings_tree(cfg: DictConfig) -> dict[str, Any]:
 
 def resume_settings(cfg: DictConfig) -> dict[str, Any]:
     """The resolved settings a resume must keep, flattened: ``{"data.input_length": 7, ...}``."""
-    return {k: v for k, v in flatten(settings_tree(cfg)).items() if not k.startswith(RESUME_FREE)}
+    return flat_settings(settings_tree(cfg))
+
+
+def flat_settings(tree: dict[str, Any]) -> dict[str, Any]:
+    """A settings tree (``settings_tree``, or a checkpoint's) as the flat pairs a resume compares."""
+    return {k: v for k, v in flatten(tree).items() if not k.startswith(RESUME_FREE)}
+
+
+def is_plain_tree(tree: Any) -> bool:
+    """Whether ``tree`` is what this project stores: dicts with text keys, lists, and plain values."""
+    if isinstance(tree, dict):
+        return all(isinstance(k, str) and is_plain_tree(v) for k, v in tree.items())
+    if isinstance(tree, list):
+        return all(is_plain_tree(v) for v in tree)
+    return isinstance(tree, PLAIN)
 
 
 def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
@@ -46,19 +58,3 @@ def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
         for key in keys
         if saved.get(key, missing) != current.get(key, missing)
     ]
-
-
-def write_settings(checkpoint_dir: str | Path, settings: dict[str, Any]) -> Path:
-    path = Path(checkpoint_dir) / SETTINGS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n")
-    return path
-
-
-def read_settings(checkpoint_dir: str | Path) -> dict[str, Any] | None:
-    """The settings file beside a run's checkpoints (None if there is none, or it is not one)."""
-    try:
-        settings = json.loads((Path(checkpoint_dir) / SETTINGS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return settings if isinstance(settings, dict) else None

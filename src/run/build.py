@@ -1,0 +1,237 @@
+"""Build a run from its config: the one place train.py, eval, the benchmarks and the tests get theirs.
+
+The config is checked first (``check_config``: the rules no signature can carry, then every
+``_target_`` against its constructor's signature). Then each object is built by its real
+constructor, in this order and before any data is loaded or anything is written: the optimizer
+(once, on a stand-in parameter), the datamodule, the network, the module, the callbacks, the
+loggers, the Trainer. A constructor's refusal becomes one ``ConfigError``: this project's own
+constructors name their argument (prefixed here with the group); any other error is blamed on the
+argument the failing code held (``blame``), never found by building again.
+"""
+
+import importlib.util
+import inspect
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import get_object, instantiate
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationKeyError
+
+from src.callbacks.hparams import LogHyperparameters
+from src.callbacks.monitor import MonitorLogged
+from src.callbacks.provenance import Provenance
+from src.callbacks.run_config import RunConfigInCheckpoint
+from src.callbacks.threads import RankThreads
+from src.config.errors import ConfigError, first_line, is_number, root_cause
+from src.config.rules import check_monitors, check_rules, check_validation_fits_epoch
+from src.config.signatures import check_signatures
+from src.run.storage import check_room_for_outputs, check_tracking_uri
+from src.trainer.devices import forks_ranks, one_owner_of_cluster_signals, place_processes, threads_per_rank
+
+log = logging.getLogger(__name__)
+# Advice added to a library's refusal of a key, where the library's own words do not say what to do
+KEY_HINTS = {
+    "trainer.accelerator": "use trainer=cpu, or trainer=default to use a GPU only when present",
+    "trainer.devices": "this machine's devices: trainer.devices=1, or auto for all",
+}
+VALUE_ERRORS = (ValueError, TypeError, LookupError, AssertionError)  # what a constructor says of a value it refuses
+OPTIONAL_LOGGERS = {"pytorch_lightning.loggers.MLFlowLogger": "mlflow"}  # the extra that installs the library
+
+
+@dataclass
+class RunParts:
+    """Everything ``trainer.fit(module, datamodule=datamodule)`` needs, built from one config."""
+
+    cfg: DictConfig
+    datamodule: pl.LightningDataModule
+    module: pl.LightningModule
+    trainer: pl.Trainer
+    loggers: list
+
+
+def check_config(cfg: DictConfig) -> None:
+    """The rules no signature can carry, then every ``_target_`` against its signature: nothing is built."""
+    check_rules(cfg)
+    check_signatures(cfg)
+
+
+def blame(node: Any, error: BaseException) -> tuple[str, Any] | None:
+    """The argument of ``node`` the failing code held: from where ``error`` was raised outwards, the first
+    frame holding one of the node's arguments, by name, with the value given. Where a frame holds several,
+    one that differs from the constructor's default, then one the message names."""
+    given = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if not k.startswith("_")}
+    try:
+        defaults = {k: p.default for k, p in inspect.signature(get_object(node._target_)).parameters.items()}
+    except Exception:  # noqa: BLE001 - no signature: every argument counts as given
+        defaults = {}
+    frames, traceback = [], error.__traceback__
+    while traceback is not None:
+        frames.append(traceback.tb_frame)
+        traceback = traceback.tb_next
+    for frame in reversed(frames):
+        held = [k for k, v in given.items() if k in frame.f_locals and same(frame.f_locals[k], v)]
+        if held:
+            changed = [k for k in held if not same(defaults.get(k, inspect.Parameter.empty), given[k])] or held
+            named = [k for k in changed if k.lower() in str(error).lower()]
+            key = (named or changed)[0]
+            return key, given[key]
+    return None
+
+
+def same(a: Any, b: Any) -> bool:
+    """The same value (numbers by value, lists and tuples by items, OmegaConf's as plain ones; true is not 1)."""
+    a, b = (OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for v in (a, b))
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    try:
+        return (type(a) is type(b) or (is_number(a) and is_number(b))) and bool(a == b)
+    except Exception:  # noqa: BLE001 - values that do not compare (tensors): not the same
+        return False
+
+
+def config_error(group: str, node: Any, error: BaseException) -> ConfigError:
+    """``error``, raised building ``group`` from ``node``, as one ConfigError naming the key."""
+    cause = root_cause(error)
+    if isinstance(cause, ConfigError):
+        return cause.with_group(group)
+    if isinstance(cause, InterpolationKeyError):
+        key = str(cause).split("'")[1] if str(cause).count("'") >= 2 else str(cause)
+        return ConfigError(
+            group, f"needs {key}, which the chosen config does not define (this model does not take this data)"
+        )
+    name = str(node.get("_target_", "")).rsplit(".", 1)[-1] if OmegaConf.is_dict(node) else group
+    judged = isinstance(cause, VALUE_ERRORS) or type(cause).__name__ == "MisconfigurationException"
+    culprit = blame(node, cause) if judged and OmegaConf.is_dict(node) else None
+    if culprit is None:  # the constructor failed on its own account (a download, a file): its error, its group
+        return ConfigError(group, f"{name or 'building it'} failed: {type(cause).__name__}: {first_line(cause)}")
+    key, value = f"{group}.{culprit[0]}", culprit[1]
+    hint = f"; {KEY_HINTS[key]}" if key in KEY_HINTS else ""
+    return ConfigError(key, f"{value!r} refused by {name}: {first_line(cause)}{hint}", full_key=True)
+
+
+def build(group: str, node: DictConfig, **kwargs: Any) -> Any:
+    """``instantiate(node, **kwargs)``; an error becomes a ConfigError naming the key under ``group``."""
+    try:
+        return instantiate(node, **kwargs)
+    except Exception as error:  # noqa: BLE001 - whatever the constructor raises is the value's fault
+        raise config_error(group, node, error) from None
+
+
+def build_optimizer(node: DictConfig) -> Callable:
+    """The optimizer factory (a partial), judged by building the optimizer once on a stand-in parameter."""
+    factory = build("optimizer", node)
+    try:
+        factory([torch.nn.Parameter(torch.zeros(1))])
+    except Exception as error:  # noqa: BLE001 - whatever the constructor raises is the value's fault
+        raise config_error("optimizer", node, error) from None
+    return factory
+
+
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def build_logger(name: str, node: DictConfig) -> Any:
+    """A logger; one whose library is an optional extra and missing is refused saying how to install it."""
+    extra = OPTIONAL_LOGGERS.get(node.get("_target_"))
+    if extra is not None and not installed(extra):
+        raise ConfigError(
+            f"logger.{name}", f"needs {extra}, an optional extra: pip install -e '.[{extra}]' (make install has it)"
+        )
+    if extra == "mlflow":
+        check_tracking_uri(node.get("tracking_uri"), f"logger.{name}.tracking_uri")
+    return build(f"logger.{name}", node)
+
+
+def takes(target: str, name: str) -> bool:
+    try:
+        parameters = inspect.signature(get_object(target)).parameters
+    except Exception:  # noqa: BLE001 - check_signatures has named any target that cannot be built
+        return False
+    return name in parameters
+
+
+def build_module(cfg: DictConfig) -> pl.LightningModule:
+    """The module, given ``net`` (the ``model`` group, built) and ``optimizer`` (the group's partial) where its
+    constructor takes them and its own config does not give them."""
+    node = cfg.module
+    given = {}
+    if takes(node._target_, "optimizer") and "optimizer" not in node:
+        if cfg.get("optimizer") is None:
+            raise ConfigError("optimizer", f"{node._target_} takes an optimizer and none is chosen; add optimizer=adam")
+        given["optimizer"] = build_optimizer(cfg.optimizer)
+    elif cfg.get("optimizer") is not None and "optimizer" not in node:
+        log.info("optimizer: %s takes no optimizer partial, so the optimizer group is not used", node._target_)
+    if takes(node._target_, "net") and "net" not in node:
+        if cfg.get("model") is None:
+            raise ConfigError("model", f"is null, and {node._target_} takes a net; choose a model")
+        given["net"] = build("model", cfg.model)
+    elif cfg.get("model") is not None and "net" not in node:
+        log.info("model: %s takes no net, so the model group is not used (model=null says so)", node._target_)
+    module = build("module", node, **given)
+    if hasattr(module, "check_scheduler"):  # src.lit_models.classifier.Classifier's (docs/bring-your-own.md)
+        module.check_scheduler()
+    return module
+
+
+def check_model_takes_data(module: pl.LightningModule, datamodule) -> None:
+    """One forward pass on two training samples, where the datamodule offers ``example_batch(n)``, so a network
+    that cannot take this data fails here; the output's shape checked where it also offers ``num_classes``."""
+    if not hasattr(datamodule, "example_batch"):
+        return
+    inputs, labels = datamodule.example_batch(2)
+    try:
+        with torch.no_grad():  # eager: a compiled network would compile for this one batch
+            logits = module.eager_forward(inputs) if hasattr(module, "eager_forward") else module(inputs)
+    except Exception as error:  # noqa: BLE001 - whatever the network raises, the pairing is the problem
+        raise ConfigError(
+            "model",
+            f"cannot take this data's batches (inputs {tuple(inputs.shape)}, {inputs.dtype}): {first_line(error)}; "
+            "pick a model for this data (model=rnn for palindromes, mlp or cnn for vectors and images)",
+        ) from None
+    classes = getattr(datamodule, "num_classes", None)
+    if classes is not None and tuple(logits.shape) != (len(labels), classes):
+        raise ConfigError(
+            "model",
+            f"gives outputs of shape {tuple(logits.shape)} for this data's {classes} classes; expected (2, {classes})",
+        )
+
+
+def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = (), checked: bool = False) -> RunParts:
+    """Check (unless ``checked``) and build everything a run needs, then load its data. Seeds torch, NumPy and
+    Python's random. ``extra_callbacks`` come after the config's (the run's stop callbacks, a benchmark's timer)."""
+    if not checked:
+        check_config(cfg)
+    place_processes(cfg.trainer)
+    one_owner_of_cluster_signals(cfg.trainer)
+    if forks_ranks(cfg.trainer):  # no thread pool in this process before its ranks are forked (RankThreads)
+        extra_callbacks = [*extra_callbacks, RankThreads(threads_per_rank(cfg.trainer))]
+        torch.set_num_threads(1)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build("data", cfg.data)
+    module = build_module(cfg)
+    check_monitors(cfg, getattr(module, "logged_metrics", None))
+    check_room_for_outputs(module, cfg.paths.output_dir)
+    provenance = Provenance(cfg.paths.output_dir)
+    callbacks = [build(f"callbacks.{name}", node) for name, node in (cfg.get("callbacks") or {}).items() if node]
+    if hasattr(datamodule, "extra_callbacks"):  # the palindrome length curriculum (docs/bring-your-own.md)
+        callbacks += datamodule.extra_callbacks()
+    callbacks += [MonitorLogged(cfg.monitor.metric), RunConfigInCheckpoint(cfg), provenance]
+    callbacks += [LogHyperparameters(cfg, provenance), *extra_callbacks]
+    loggers = [build_logger(name, node) for name, node in (cfg.get("logger") or {}).items() if node]
+    trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    try:
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+    except ConfigError as error:
+        raise error.with_group("data") from None
+    check_validation_fits_epoch(cfg.trainer, datamodule)
+    check_model_takes_data(module, datamodule)
+    return RunParts(cfg, datamodule, module, trainer, loggers)
