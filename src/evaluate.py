@@ -23,7 +23,8 @@ from src.config.compose import CONF_DIR
 from src.config.errors import ConfigError, first_line
 from src.config.targets import allowed_targets, check_tree
 from src.records.provenance import now, provenance
-from src.records.settings import RESUME_FREE, TREE_KEY, differences, flatten
+from src.config.rules import check_seed
+from src.records.settings import RESUME_FREE, TREE_KEY, differences, flatten, is_plain_tree
 from src.run.resume import RUN_ROOTS, check_weights_fit, latest_checkpoint, read_checkpoint
 
 log = logging.getLogger("eval")
@@ -70,6 +71,12 @@ def saved_settings(path: Path, cfg: DictConfig, config_folders: tuple[Path, ...]
             f"{path} carries no run settings: it was not written by this project's train.py "
             "(or by a version before eval.py); eval rebuilds the run from them",
         )
+    if not is_plain_tree(tree):
+        raise ConfigError("ckpt_path", f"{path} holds run settings that are not this project's (text keys, plain values)")
+    try:
+        check_seed("seed", tree.get("seed"))
+    except ConfigError as refused:
+        raise ConfigError("ckpt_path", f"{path} holds seed {tree.get('seed')!r}, which {refused.problem}") from None
     missing = [key for key in (*FROM_CHECKPOINT, "data") if key not in tree]
     groups = not missing and (
         all(isinstance(tree[key], dict) for key in ("data", "module"))

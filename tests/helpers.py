@@ -113,3 +113,30 @@ def claim_sweep(args: list[str], cwd: Path) -> Path:
         os.chdir(before)
         HydraConfig.instance().cfg = None
         GlobalHydra.instance().clear()
+
+
+def set_up(args: list[str], cwd: Path):
+    """What ``python train.py ARGS`` in ``cwd`` does before Hydra's job writes anything: read, check, and set
+    its run up (checked, resumed, built, its folder claimed); that run. Refusals raise their ConfigError."""
+    import os
+
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    import train
+    from src.app.command import read_command
+    from src.app.launch import origin_of, task_config
+    from src.app.preflight import check_command
+
+    before = Path.cwd()
+    os.chdir(cwd)
+    try:
+        command = read_command(args)
+        check_command(command)
+        run = train.make_run(task_config(command.cfg), origin_of(command.cfg.hydra, "train.py", in_sweep=False))
+        run.setup()
+        return run
+    finally:
+        os.chdir(before)
+        HydraConfig.instance().cfg = None
+        GlobalHydra.instance().clear()

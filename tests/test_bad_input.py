@@ -146,6 +146,12 @@ VALUES = [
     (["trainer.limit_val_batches=0"], "trainer.limit_val_batches: is 0, so nothing is validated, but callbacks."),
     # what Lightning would only assert on mid-run (src/config/trainer_checks.py)
     (['trainer.max_epochs="2"'], "trainer.max_epochs: must be an integer or null, not the text '2'; give it without"),
+    # kinds the Trainer's own type hints rule out (src/config/signatures.py): Lightning asserts on them mid-run
+    (["trainer.max_epochs=many"], "trainer.max_epochs: 'many' refused by Trainer: must be an integer or null"),
+    (["trainer.max_epochs=[1,2]"], "trainer.max_epochs: [1, 2] refused by Trainer: must be an integer or null"),
+    (["trainer.max_epochs=true"], "trainer.max_epochs: True refused by Trainer: must be an integer or null"),
+    (["seed=1208925819614629174706176"], "seed: must be at most 2**32 - 1 (what NumPy and Lightning take), got 12"),
+    (["trainer.profiler._target_=nowhere.Profiler"], "trainer.profiler._target_: 'nowhere.Profiler' cannot be built:"),
     (["model=mlp", "data=moons", "trainer.check_val_every_n_epoch=1"], "trainer.val_check_interval: is 10 batches,"),
     (["logger=mlflow", "logger.mlflow.tracking_uri=http://127.0.0.1:9"], "logger.mlflow.tracking_uri: http://127."),
     (["logger=mlflow", "logger.mlflow.tracking_uri=sqlite:///notafolder/m.db"], "logger.mlflow.tracking_uri: sqlite"),

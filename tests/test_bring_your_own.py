@@ -130,3 +130,14 @@ def test_a_constructor_that_refuses_a_keyword_names_that_key(make_cfg):
     takes = r"it takes: input_size, hidden_size, output_size$"
     with pytest.raises(ConfigError, match=rf"^model.dropout: SimpleDenseNet takes no argument 'dropout'; {takes}"):
         train(make_cfg(SEARCH, "model=dense", *SHORT, "+model.dropout=0.5", "+model.width=3"))
+
+
+def test_a_constructor_that_fails_on_its_own_account_is_named_by_its_group_and_a_non_module_is_refused(make_cfg):
+    downloading = "data._target_=tests.byo.lightning_code.DownloadingDataModule"
+    cfg = make_cfg(SEARCH, "model=dense", *SHORT, downloading, "~data.n_samples", "~data.n_features", "~data.n_classes")
+    cfg.model.input_size, cfg.model.output_size = 8, 3  # what the data would have said
+    with pytest.raises(ConfigError, match=r"^data: DownloadingDataModule failed: RuntimeError: Error downloading "):
+        train(cfg)
+    linear = ["~module.n_features", "~module.lr", "+module.in_features=3", "+module.out_features=2"]
+    with pytest.raises(ConfigError, match=r"^module._target_: torch.nn.Linear builds a Linear, not a LightningModule"):
+        train(make_cfg(SEARCH, "model=autoencoder", *SHORT, "module._target_=torch.nn.Linear", *linear))

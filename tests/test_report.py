@@ -160,3 +160,26 @@ def test_event_files_are_read_in_the_order_they_were_written_not_by_name(tmp_pat
     for written, counter in zip(names, (99, 100)):
         written.rename(tmp_path / f"events.out.tfevents.1796000000.host.4242.{counter}")  # '...100' sorts first
     assert read_scalars(tmp_path)["test/acc"] == [(1, 1.0), (1, 2.0)]  # the last value is the test's
+
+
+def test_the_report_never_writes_through_a_link_nor_into_a_database_it_reads(make_cfg, tmp_path, capsys):
+    import sqlite3
+
+    sweep = fake_sweep(make_cfg, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (sweep / "report").symlink_to(elsewhere)
+    code, _, err = report_main(str(sweep), capsys=capsys)
+    assert code == 2 and err.count("\n") == 1 and "report is a link: the report writes only into a folder of its" in err
+    assert not list(elsewhere.iterdir())
+    (sweep / "report").unlink()
+    foreign = sqlite3.connect(sweep / "optuna.db")  # somebody else's database, under the study's file name
+    foreign.execute("CREATE TABLE notes (line TEXT)")
+    foreign.commit()
+    foreign.close()
+    before = (sweep / "optuna.db").read_bytes()
+    report = write_report(sweep).read_text()
+    assert "(no search figures: " in report and "is an SQLite database without an Optuna study in it)" in report
+    assert (sweep / "optuna.db").read_bytes() == before  # opened read-only: no schema added
+    (sweep / "optuna.db").write_text("not a database\n" * 100)
+    assert "is not an SQLite database (file is not a database)" in write_report(sweep).read_text()

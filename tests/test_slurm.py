@@ -185,3 +185,11 @@ def test_a_time_limit_stops_every_rank_of_a_several_task_job_at_the_same_batch(c
     warned = reason.startswith("SIGUSR2 at step ") and "the job was not requeued" in reason
     assert warned or reason.startswith("SIGTERM at step "), reason
     assert (job / "checkpoints" / "last.ckpt").exists()
+
+
+def test_a_sweep_sbatch_refuses_is_one_line_naming_the_key_and_leaves_no_folder(cluster, tmp_path):
+    result = sweep(cluster, tmp_path, *SLURM, "hydra.launcher.partition=nowhere", *LONG, "seed=1,2", timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("launcher: SLURM refused the sweep's jobs (") and "partition" in line, line
+    assert not (tmp_path / "sweep").exists()  # the folder it made, and nothing else, is gone

@@ -91,6 +91,14 @@ def test_eval_refuses_a_class_named_in_another_place_and_an_interpolation(traine
     with pytest.raises(ConfigError, match=r"holds data.input_length='\$\{oc.env:HOME\}', an interpolation: refused"):
         evaluate(tmp_path, f"ckpt_path={crafted}")
 
+    crafted = crafted_copy(trained, tmp_path / "seeded", lambda tree: tree.update(seed=2**80))  # NumPy takes 32 bits
+    with pytest.raises(ConfigError, match=r"holds seed 1208925819614629174706176, which must be at most 2\*\*32 - 1"):
+        evaluate(tmp_path, f"ckpt_path={crafted}")
+
+    crafted = crafted_copy(trained, tmp_path / "keyed", lambda tree: tree["data"].update({7: "seven"}))
+    with pytest.raises(ConfigError, match=r"holds run settings that are not this project's \(text keys, plain"):
+        evaluate(tmp_path, f"ckpt_path={crafted}")
+
     crafted = crafted_copy(trained, tmp_path / "partial", lambda tree: tree.pop("optimizer"))
     with pytest.raises(ConfigError, match=r"carries incomplete run settings \(missing or not a group: optimizer\)"):
         evaluate(tmp_path, f"ckpt_path={crafted}")

@@ -121,14 +121,26 @@ def launch_one(command: Command, job: Callable[..., Any]) -> None:
 
 def launch_sweep(command: Command, job: Callable[..., Any]) -> None:
     """Claim the sweep's folder, then let Hydra's sweeper and launcher run its jobs (``sweep_job`` each)."""
-    from src.sweeps.folder import claim_sweep_folder
+    from submitit.core.utils import FailedJobError
 
-    claim_sweep_folder(Path(command.cfg.hydra.sweep.dir), command.cfg)
+    from src.sweeps.folder import claim_sweep_folder, withdraw_sweep
+
+    folder = Path(command.cfg.hydra.sweep.dir)
+    created = claim_sweep_folder(folder, command.cfg)
 
     def sweep_job(cfg: DictConfig) -> Any:  # in the job's process: a worker, a cluster node, or this one
         return run_sweep_job(cfg, job)
 
-    private_api.sweep(command.app, command.cfg, command.config_name, sweep_job)
+    try:
+        private_api.sweep(command.app, command.cfg, command.config_name, sweep_job)
+    except FailedJobError as error:  # sbatch refused the job array: no job ran, nothing of the sweep stays
+        withdraw_sweep(folder, created)
+        said = [line.strip() for line in str(error).splitlines() if "error" in line.lower()] or [one_line(error)]
+        raise ConfigError(
+            "launcher",
+            f"SLURM refused the sweep's jobs ({said[-1]}); check hydra.launcher.partition, account, qos and the "
+            "resources asked (gpus_per_node, cpus_per_task, mem_gb, timeout_min) against sinfo",
+        ) from None
 
 
 def run_sweep_job(cfg: DictConfig, job: Callable[..., Any]) -> Any:

@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 from src.app.command import Command, has_key, missing_key_hint
 from src.config.errors import ConfigError, is_int
 from src.records.status import hydra_quoted
-from src.run.folder import check_not_in_use
+from src.run.folder import check_not_in_use, holds_anything, protected
 
 SWEEP_ONLY = {  # groups that only mean something in a multirun: (the choice that means none, what it does)
     "hparams_search": (None, "a search runs many jobs"),
@@ -58,6 +58,11 @@ def check_command(command: Command) -> Path:
         check_resolves(cfg)
     key = "hydra.sweep.dir" if command.multirun else "hydra.run.dir"
     check_writable(folder, key)
+    if not command.multirun and holds_anything(folder) and (reason := protected(folder)) is not None:
+        what = (
+            "overwrite=true empties only an earlier run's folder" if cfg.get("overwrite") is True else "it is not empty"
+        )
+        raise ConfigError(key, f"{folder} {reason}, and {what}: nothing was touched; give a new or empty folder")
     check_not_in_use(folder, key, "sweep" if command.multirun else "run")
     return folder
 

@@ -98,6 +98,24 @@ def plot_importances(study):
     return ax
 
 
+def optuna_storage(path: Path) -> str:
+    """A read-only SQLAlchemy URL of an Optuna study database, after checking (read-only) that it is one; a
+    ``ValueError`` saying what it is otherwise. The report never writes into a file it reads."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise ValueError(f"not an SQLite database ({error})") from None
+    if not {"studies", "trials", "version_info"} <= tables:
+        raise ValueError("an SQLite database without an Optuna study in it")
+    return f"sqlite:///file:{path.resolve().as_posix()}?mode=ro&uri=true"
+
+
 def optuna_figures(root: Path, out: Path) -> list[str]:
     """Optuna's optimisation history and parameter importances of the study stored in the sweep folder."""
     if not (root / "optuna.db").exists():
@@ -105,8 +123,11 @@ def optuna_figures(root: Path, out: Path) -> list[str]:
     import optuna
     from optuna.visualization import matplotlib as optuna_plots
 
-    storage = f"sqlite:///{root / 'optuna.db'}"
     lines = ["## The search", ""]
+    try:
+        storage = optuna_storage(root / "optuna.db")
+    except ValueError as error:
+        return [*lines, f"(no search figures: {root / 'optuna.db'} is {error})", ""]
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # loading a study is no news
     try:
@@ -123,6 +144,8 @@ def optuna_figures(root: Path, out: Path) -> list[str]:
                         lines += [f"![{name}]({path.name})", ""]
                     except Exception as error:  # noqa: BLE001 - e.g. importances need two finished trials
                         lines += [f"(no {name} figure: {str(error).splitlines()[:1]})", ""]
+    except Exception as error:  # noqa: BLE001 - a study Optuna cannot read (another version's schema)
+        lines += [f"(no search figures: Optuna cannot read {root / 'optuna.db'}: {str(error).splitlines()[:1]})", ""]
     finally:
         optuna.logging.set_verbosity(verbosity)
     return lines

@@ -6,7 +6,7 @@ from pathlib import Path
 from src.metric_tags import RESULT_TAGS
 from src.report.figures import plot_curves, plot_length_sweep, plot_overlay, validations_to_best
 from src.report.model_figures import model_figures, optuna_figures
-from src.report.runs import Run, find_runs, label, run_title, varying_keys
+from src.report.runs import ReportError, Run, find_runs, label, run_title, varying_keys
 
 COLUMNS = RESULT_TAGS
 LENGTH_KEY = "data.input_length"
@@ -76,12 +76,21 @@ def numpy_vs_torch(runs: list[Run], out: Path) -> list[str]:
     return lines
 
 
+def report_folder(root: Path) -> Path:
+    """``ROOT/report``, refused if it, or anything in it, is a link: the report never writes through one."""
+    out = root / "report"
+    links = [p for p in (out, *(out.rglob("*") if out.is_dir() and not out.is_symlink() else ())) if p.is_symlink()]
+    if links:
+        raise ReportError(f"{links[0]} is a link: the report writes only into a folder of its own; remove the link")
+    return out
+
+
 def write_report(root: Path) -> Path:
     """Write the report of the run or sweep ``root``; returns the path of report.md."""
     root = Path(root)
     runs = find_runs(root)
     keys = varying_keys(runs)
-    out = root / "report"
+    out = report_folder(root)
     lines = [
         f"# Report: {root.name}",
         "",

@@ -176,6 +176,8 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
     elif cfg.get("model") is not None and "net" not in node:
         log.info("model: %s takes no net, so the model group is not used (model=null says so)", node._target_)
     module = build("module", node, **given)
+    if not isinstance(module, pl.LightningModule):
+        raise ConfigError("module._target_", f"{node._target_} builds a {type(module).__name__}, not a LightningModule")
     if hasattr(module, "check_scheduler"):  # src.lit_models.classifier.Classifier's (docs/bring-your-own.md)
         module.check_scheduler()
     return module
@@ -216,6 +218,10 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = (), chec
         torch.set_num_threads(1)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build("data", cfg.data)
+    if not isinstance(datamodule, pl.LightningDataModule):
+        raise ConfigError(
+            "data._target_", f"{cfg.data._target_} builds a {type(datamodule).__name__}, not a LightningDataModule"
+        )
     module = build_module(cfg)
     check_monitors(cfg, getattr(module, "logged_metrics", None))
     check_room_for_outputs(module, cfg.paths.output_dir)

@@ -120,35 +120,44 @@ def release_folder(folder: str | Path) -> None:
         lock.release()
 
 
+def check_claimable(folder: Path, overwrite: bool, own_run: bool, key: str) -> None:
+    """Why a run may not write into ``folder`` (see ``claim_run_folder``), as a ConfigError; nothing is written."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(key, f"{folder} is a file, not a folder; give a folder for the run's outputs")
+    if not holds_anything(folder):
+        return
+    if (reason := protected(folder)) is not None:
+        what = "overwrite=true empties only an earlier run's folder" if overwrite else "it is not empty"
+        raise ConfigError(key, f"{folder} {reason}, and {what}: nothing was touched; give a new or empty folder")
+    check_not_in_use(folder, key)
+    check_no_links(folder, key)
+    if own_run:
+        return
+    if not overwrite:
+        raise ConfigError(
+            key,
+            f"{folder} already holds a run; resume it with ckpt_path={folder / 'checkpoints' / 'last.ckpt'}, "
+            "give another folder, or add overwrite=true to empty it first",
+        )
+    if not is_run_folder(folder):
+        raise ConfigError(
+            key,
+            f"{folder} is not a run's folder (it has neither .hydra/ nor provenance.json), and overwrite=true "
+            "empties only an earlier run's folder: nothing was touched; give a new or empty folder",
+        )
+
+
 def claim_run_folder(folder: Path, overwrite: bool, own_run: bool, key: str = "hydra.run.dir") -> FileLock:
     """Lock ``folder`` for a run, before anything is written into it. A folder that holds files is taken only
     for the run they are (``own_run``: it resumes its own checkpoint, or its sweep identified it), or emptied
     first with ``overwrite`` when it is recognizably a run's. Refused in one line otherwise, untouched."""
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(key, f"{folder} is a file, not a folder; give a folder for the run's outputs")
-    if holds_anything(folder) and (reason := protected(folder)) is not None:
-        what = "overwrite=true empties only an earlier run's folder" if overwrite else "it is not empty"
-        raise ConfigError(key, f"{folder} {reason}, and {what}: nothing was touched; give a new or empty folder")
+    check_claimable(folder, overwrite, own_run, key)  # before the lock, which writes its owner's name
     lock = lock_folder(folder, key)
     try:
-        if holds_anything(folder):
-            check_no_links(folder, key)
-            if not own_run and not overwrite:
-                raise ConfigError(
-                    key,
-                    f"{folder} already holds a run; resume it with ckpt_path={folder / 'checkpoints' / 'last.ckpt'}, "
-                    "give another folder, or add overwrite=true to empty it first",
-                )
-            if not own_run:
-                if not is_run_folder(folder):
-                    raise ConfigError(
-                        key,
-                        f"{folder} is not a run's folder (it has neither .hydra/ nor provenance.json), and "
-                        "overwrite=true empties only an earlier run's folder: nothing was touched; give a new or "
-                        "empty folder",
-                    )
-                empty_run_folder(folder)
+        check_claimable(folder, overwrite, own_run, key)  # again under the lock: nobody changed it meanwhile
     except ConfigError:
         release_folder(folder)
         raise
+    if holds_anything(folder) and not own_run:
+        empty_run_folder(folder)
     return lock

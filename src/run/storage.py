@@ -47,28 +47,41 @@ def check_room_for_outputs(module, output_dir: str | Path) -> None:
         )
 
 
+def check_tracking_server(uri: str, key: str) -> None:
+    """A tracking server answers MLflow's REST API: a JSON reply to looking an experiment up by name (found or not)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    unset = f"leave {key.rsplit('.', 1)[-1]} unset for a local store (mlflow.db)"
+    probe = uri.rstrip("/") + "/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default"
+    try:
+        with urllib.request.urlopen(probe, timeout=5) as reply:
+            body = reply.read(65536)
+    except urllib.error.HTTPError as error:  # MLflow answers a missing experiment with a JSON error
+        body = error.read(65536)
+    except (OSError, ValueError) as error:  # refused, unreachable, timed out, or not a URL
+        reason = getattr(error, "reason", None) or error
+        raise ConfigError(key, f"{uri} does not answer ({reason}); start the tracking server, or {unset}") from None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or not {"experiment", "error_code"} & set(answer):
+        raise ConfigError(key, f"{uri} answers, but not as an MLflow tracking server; give its address, or {unset}")
+
+
 def check_tracking_uri(uri: Any, key: str) -> None:
     """An MLflow store that cannot be used, found before training rather than after minutes of retries:
-    a server that does not answer within seconds, a local store (SQLite file, folder) that cannot be written."""
-    import urllib.error
+    a server that does not answer within seconds, or answers but not as MLflow's REST API, a local store
+    (SQLite file, folder) that cannot be written."""
     import urllib.parse
-    import urllib.request
 
     if not isinstance(uri, str) or not uri:
         return
     scheme = urllib.parse.urlparse(uri).scheme
     if scheme in ("http", "https"):
-        try:
-            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).close()
-        except urllib.error.HTTPError:  # it answers (with an error for this page): a server is there
-            return
-        except (OSError, ValueError) as error:  # refused, unreachable, timed out, or not a URL
-            reason = getattr(error, "reason", None) or error
-            raise ConfigError(
-                key,
-                f"{uri} does not answer ({reason}); start the tracking server, or leave {key.rsplit('.', 1)[-1]} "
-                "unset for a local store (mlflow.db)",
-            ) from None
+        check_tracking_server(uri, key)
         return
     if scheme == "sqlite":
         from sqlalchemy.engine import make_url

@@ -97,12 +97,14 @@ def empty_sweep_folder(sweep_dir: Path) -> None:
                 shutil.rmtree(path)
 
 
-def claim_sweep_folder(sweep_dir: Path, cfg: DictConfig) -> None:
+def claim_sweep_folder(sweep_dir: Path, cfg: DictConfig) -> bool:
     """Lock the sweep's resolved folder for this process's lifetime; refuse it, in one line and before anything
     is written, if another sweep holds it, or it holds anything but a sweep this command continues (or, with
-    ``overwrite=true``, one it can prove and empty). Then store this sweep's record there."""
+    ``overwrite=true``, one it can prove and empty). Then store this sweep's record there. Whether this sweep
+    made the folder."""
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise ConfigError(KEY, f"{sweep_dir} is a file, not a folder; give a folder for the sweep")
+    created = not sweep_dir.exists()
     lock_folder(sweep_dir, KEY, what="sweep")
     try:
         check_earlier_sweep(sweep_dir, cfg)
@@ -110,6 +112,18 @@ def claim_sweep_folder(sweep_dir: Path, cfg: DictConfig) -> None:
         release_folder(sweep_dir)
         raise
     OmegaConf.save(cfg, sweep_dir / RECORD)
+    return created
+
+
+def withdraw_sweep(sweep_dir: Path, created: bool) -> None:
+    """A sweep whose jobs never started (its cluster refused them) leaves nothing: its record and its launcher's
+    files go, and its folder too if it made it."""
+    for name in (RECORD, ".submitit"):
+        path = sweep_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    release_folder(sweep_dir)
+    if created and not [p for p in sweep_dir.iterdir() if p.name not in (LOCK_NAME, OWNER_NAME)]:
+        shutil.rmtree(sweep_dir)
 
 
 def check_earlier_sweep(sweep_dir: Path, cfg: DictConfig) -> None:

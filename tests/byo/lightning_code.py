@@ -113,3 +113,11 @@ class Autoencoder(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+
+class DownloadingDataModule(TensorDataModule):
+    """A datamodule whose constructor fetches its data, here from a server that cannot be reached."""
+
+    def __init__(self, url: str = "http://127.0.0.1:9/data.tar", batch_size: int = 64):
+        super().__init__(batch_size=batch_size)
+        raise RuntimeError(f"Error downloading {url}: connection refused")
