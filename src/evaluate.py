@@ -19,11 +19,12 @@ import torch
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
+from src.capabilities import TakesTypedInputs, offers
 from src.config.compose import CONF_DIR
 from src.config.errors import ConfigError, first_line
+from src.config.rules import check_seed
 from src.config.targets import allowed_targets, check_tree
 from src.records.provenance import now, provenance
-from src.config.rules import check_seed
 from src.records.settings import RESUME_FREE, TREE_KEY, differences, flatten, is_plain_tree
 from src.run.resume import RUN_ROOTS, check_weights_fit, latest_checkpoint, read_checkpoint
 
@@ -72,7 +73,9 @@ def saved_settings(path: Path, cfg: DictConfig, config_folders: tuple[Path, ...]
             "(or by a version before eval.py); eval rebuilds the run from them",
         )
     if not is_plain_tree(tree):
-        raise ConfigError("ckpt_path", f"{path} holds run settings that are not this project's (text keys, plain values)")
+        raise ConfigError(
+            "ckpt_path", f"{path} holds run settings that are not this project's (text keys, plain values)"
+        )
     try:
         check_seed("seed", tree.get("seed"))
     except ConfigError as refused:
@@ -177,7 +180,7 @@ def inputs_from_file(name: str) -> torch.Tensor:
 def predict(run, values: Any, top_k: int) -> list[dict[str, Any]]:
     """The most probable classes for each input, with their probabilities."""
     inputs = prediction_inputs(values)
-    if hasattr(run.datamodule, "prediction_inputs"):  # inputs as a user types them -> as the network takes them
+    if offers(run.datamodule, TakesTypedInputs):  # inputs as a user types them -> as the network takes them
         inputs = run.datamodule.prediction_inputs(inputs)
     module = run.module.eval()
     try:

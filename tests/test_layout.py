@@ -2,6 +2,7 @@
 function is replaced at run time, and every module imports on a platform without POSIX-only modules."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,32 @@ def test_several_devices_get_a_strategy_the_platform_has():
     assert several_devices_strategy(["fork", "spawn", "forkserver"]) == "ddp_fork"  # Linux
     assert several_devices_strategy(["spawn", "fork", "forkserver"]) == "ddp_fork"  # macOS
     assert several_devices_strategy(["spawn"]) == "ddp_spawn"  # Windows
+
+
+def test_each_capability_a_module_may_offer_is_a_row_of_the_bring_your_own_table():
+    from src.capabilities import CAPABILITIES
+
+    page = (ROOT_DIR / "docs" / "bring-your-own.md").read_text()
+    table = page[page.index("| optional capability | what it adds |") :].split("\n\n", 1)[0].splitlines()[2:]
+    rows = []
+    for capability in CAPABILITIES:
+        offered, adds = capability.__doc__.split(":\n", 1)
+        rows.append(f"| {offered.strip()} | {' '.join(adds.split())} |")
+    assert table == rows
+
+
+PRIVATE = re.compile(
+    r"\b(hydra|pytorch_lightning|lightning_fabric|lightning|optuna|torch|omegaconf|submitit)(\.\w+)*\._\w+"
+)
+
+
+def test_every_private_api_name_of_a_library_is_in_private_api_py():
+    """A library's private name (``hydra._internal...``, ``._return_value``), in code or in a string, appears in
+    src/private_api.py only: an upgrade that moves it breaks there, in one obvious place."""
+    private_attributes = ("_return_value", "_current_fx_name", "_run_hydra", "_internal")
+    for path in [*SRC.rglob("*.py"), ROOT_DIR / "train.py", ROOT_DIR / "eval.py"]:
+        if path.name == "private_api.py":
+            continue
+        text = path.read_text()
+        assert not PRIVATE.search(text), f"{path.relative_to(ROOT_DIR)}: {PRIVATE.search(text).group(0)}"
+        assert not [name for name in private_attributes if name in text], path.relative_to(ROOT_DIR)

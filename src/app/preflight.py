@@ -19,6 +19,7 @@ from src.app.command import Command, has_key, missing_key_hint
 from src.config.errors import ConfigError, is_int
 from src.records.status import hydra_quoted
 from src.run.folder import check_not_in_use, holds_anything, protected
+from src.trainer.devices import first_process
 
 SWEEP_ONLY = {  # groups that only mean something in a multirun: (the choice that means none, what it does)
     "hparams_search": (None, "a search runs many jobs"),
@@ -63,7 +64,8 @@ def check_command(command: Command) -> Path:
             "overwrite=true empties only an earlier run's folder" if cfg.get("overwrite") is True else "it is not empty"
         )
         raise ConfigError(key, f"{folder} {reason}, and {what}: nothing was touched; give a new or empty folder")
-    check_not_in_use(folder, key, "sweep" if command.multirun else "run")
+    if first_process():  # a rank Lightning's launcher started writes into its first rank's folder, in use
+        check_not_in_use(folder, key, "sweep" if command.multirun else "run")
     return folder
 
 

@@ -12,7 +12,6 @@ the run with ``TrainingDiverged`` instead of training on and reporting NaN as a 
 import logging
 import os
 import signal
-import threading
 from pathlib import Path
 
 import torch
@@ -24,6 +23,7 @@ from typing_extensions import override
 from src.callbacks.slurm import PREEMPTED, REQUEUED, why_slurm_stops_this_job
 from src.config.errors import check_int
 from src.records.status import INTERRUPTED_MARKER, TIME_LIMIT_MARKER, mark, paste_ready
+from src.signals import install, restore
 
 log = logging.getLogger(__name__)
 # SIGUSR2: what SLURM sends before a job's time limit or a preemption, through submitit (signal_delay_s)
@@ -76,13 +76,11 @@ class GracefulInterrupt(Callback):
 
     @override
     def on_train_start(self, trainer, pl_module) -> None:
-        if threading.current_thread() is threading.main_thread():  # every rank: SLURM signals each task
-            self._previous = {sig: signal.signal(sig, self._request) for sig in SIGNALS}
+        self._previous = install(self._request, SIGNALS)  # every rank: SLURM signals each task
 
     @override
     def teardown(self, trainer, pl_module, stage: str) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+        restore(self._previous)
         self._previous = {}
 
     @override

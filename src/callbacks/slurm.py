@@ -21,8 +21,9 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
+
+from src.signals import handling
 
 PREEMPTED, REQUEUED = "preempted", "requeued"
 
@@ -45,15 +46,11 @@ def why_slurm_stops(fields: dict[str, str], own_restarts: int) -> str | None:
 def ask_slurm(command: list[str], timeout: float) -> str | None:
     """``command``'s output, or None if it fails. SIGTERM is ignored while it runs (a child inherits
     that): SLURM signals every process of a job it stops, and may reach this one as it starts."""
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN) if main else None
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True).stdout
+        with handling(signal.SIG_IGN, [signal.SIGTERM]):
+            return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def why_slurm_stops_this_job(timeout: float = 10, tries: int = 3) -> str | None:

@@ -17,8 +17,8 @@ ARRAYS = ("xs", "ys", "classes", "points", "labels")
 
 
 def planar_test_split(datamodule) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The datamodule's test inputs and labels, if it keeps them in memory and they lie in a plane."""
-    split = (getattr(datamodule, "splits", None) or {}).get("test")
+    """The datamodule's test inputs and labels (``src.capabilities.KeepsSplits``), if they lie in a plane."""
+    split = (datamodule.splits or {}).get("test")
     if not isinstance(split, (tuple, list)) or len(split) != 2:
         return None
     inputs, labels = split

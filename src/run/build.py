@@ -27,6 +27,15 @@ from src.callbacks.monitor import MonitorLogged
 from src.callbacks.provenance import Provenance
 from src.callbacks.run_config import RunConfigInCheckpoint
 from src.callbacks.threads import RankThreads
+from src.capabilities import (
+    ChecksItsScheduler,
+    CountsClasses,
+    DeclaresLoggedMetrics,
+    ForwardsEagerly,
+    GivesExampleBatches,
+    NeedsCallbacks,
+    offers,
+)
 from src.config.errors import ConfigError, first_line, is_number, root_cause
 from src.config.rules import check_monitors, check_rules, check_validation_fits_epoch
 from src.config.signatures import check_signatures
@@ -178,7 +187,7 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
     module = build("module", node, **given)
     if not isinstance(module, pl.LightningModule):
         raise ConfigError("module._target_", f"{node._target_} builds a {type(module).__name__}, not a LightningModule")
-    if hasattr(module, "check_scheduler"):  # src.lit_models.classifier.Classifier's (docs/bring-your-own.md)
+    if offers(module, ChecksItsScheduler):
         module.check_scheduler()
     return module
 
@@ -186,19 +195,19 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
 def check_model_takes_data(module: pl.LightningModule, datamodule) -> None:
     """One forward pass on two training samples, where the datamodule offers ``example_batch(n)``, so a network
     that cannot take this data fails here; the output's shape checked where it also offers ``num_classes``."""
-    if not hasattr(datamodule, "example_batch"):
+    if not offers(datamodule, GivesExampleBatches):
         return
     inputs, labels = datamodule.example_batch(2)
     try:
         with torch.no_grad():  # eager: a compiled network would compile for this one batch
-            logits = module.eager_forward(inputs) if hasattr(module, "eager_forward") else module(inputs)
+            logits = module.eager_forward(inputs) if offers(module, ForwardsEagerly) else module(inputs)
     except Exception as error:  # noqa: BLE001 - whatever the network raises, the pairing is the problem
         raise ConfigError(
             "model",
             f"cannot take this data's batches (inputs {tuple(inputs.shape)}, {inputs.dtype}): {first_line(error)}; "
             "pick a model for this data (model=rnn for palindromes, mlp or cnn for vectors and images)",
         ) from None
-    classes = getattr(datamodule, "num_classes", None)
+    classes = datamodule.num_classes if offers(datamodule, CountsClasses) else None
     if classes is not None and tuple(logits.shape) != (len(labels), classes):
         raise ConfigError(
             "model",
@@ -223,11 +232,11 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = (), chec
             "data._target_", f"{cfg.data._target_} builds a {type(datamodule).__name__}, not a LightningDataModule"
         )
     module = build_module(cfg)
-    check_monitors(cfg, getattr(module, "logged_metrics", None))
+    check_monitors(cfg, module.logged_metrics if offers(module, DeclaresLoggedMetrics) else None)
     check_room_for_outputs(module, cfg.paths.output_dir)
     provenance = Provenance(cfg.paths.output_dir)
     callbacks = [build(f"callbacks.{name}", node) for name, node in (cfg.get("callbacks") or {}).items() if node]
-    if hasattr(datamodule, "extra_callbacks"):  # the palindrome length curriculum (docs/bring-your-own.md)
+    if offers(datamodule, NeedsCallbacks):
         callbacks += datamodule.extra_callbacks()
     callbacks += [MonitorLogged(cfg.monitor.metric), RunConfigInCheckpoint(cfg), provenance]
     callbacks += [LogHyperparameters(cfg, provenance), *extra_callbacks]

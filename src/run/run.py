@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from src.callbacks.run_config import inside
 from src.callbacks.safety import GracefulInterrupt, RunInterrupted, TimeLimit, stopped_ranks
+from src.capabilities import CountsTestConfusion, DeclaresLoggedMetrics, KeepsSplits, NamesClasses, offers
 from src.config.errors import ConfigError, one_line
 from src.metric_tags import STEP_TAGS
 from src.records.boundary import write_boundary
@@ -24,7 +25,8 @@ from src.records.status import COMPLETED_MARKER, FAILED_MARKER, mark
 from src.run.build import RunParts, build_run, check_config
 from src.run.folder import claim_run_folder, release_folder
 from src.run.resume import check_time_left, check_weights_fit, find_resume, read_checkpoint
-from src.trainer.devices import forked_ranks_stop_together
+from src.signals import forked_ranks_stop_together
+from src.trainer.devices import first_process
 
 log = logging.getLogger("train")
 
@@ -62,7 +64,8 @@ class Run:
             check_weights_fit(self.parts.module, self.ckpt_path)
             check_time_left(cfg.trainer.get("max_time"), self.ckpt_path)
         own_run = self.in_sweep or self.ckpt_path is not None
-        self.lock = claim_run_folder(self.folder, overwrite=bool(cfg.overwrite), own_run=own_run)
+        if first_process():  # the other ranks of a run started one process a rank write into the first's folder
+            self.lock = claim_run_folder(self.folder, overwrite=bool(cfg.overwrite), own_run=own_run)
 
     def execute(self) -> float | None:
         """Fit, test and finish; the value a sweeper optimizes."""
@@ -107,14 +110,12 @@ class Run:
         trainer.test(parts.module, datamodule=parts.datamodule, ckpt_path=best or None, verbose=False)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
         if trainer.is_global_zero:  # what the report draws: a confusion matrix, a decision boundary
-            names, matrix = (
-                getattr(parts.datamodule, "class_names", None),
-                getattr(parts.module, "test_confusion_matrix", None),
-            )
-            if names and matrix is not None:
-                write_confusion(self.folder, matrix.tolist(), list(names))
-            boundary = write_boundary(self.folder, parts.module, parts.datamodule)
-            if matrix is None and boundary is None and not hasattr(parts.module, "logged_metrics"):
+            module, data = parts.module, parts.datamodule
+            counted = offers(module, CountsTestConfusion) and module.test_confusion_matrix is not None
+            if counted and offers(data, NamesClasses):
+                write_confusion(self.folder, module.test_confusion_matrix.tolist(), list(data.class_names))
+            boundary = write_boundary(self.folder, module, data) if offers(data, KeepsSplits) else None
+            if not counted and boundary is None and not offers(module, DeclaresLoggedMetrics):
                 log.info("No figure of what the network learned: see docs/bring-your-own.md for what draws one")
         return metrics
 

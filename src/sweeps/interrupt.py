@@ -28,13 +28,14 @@ import os
 import shutil
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+
+from src.signals import in_main_thread, install
 
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -108,7 +109,7 @@ def stop_sweep_on_signals(sweep_dir: Path, on_stop: Callable[[int], None], grace
 
     Returns False (and installs nothing) outside the main thread, where Python cannot handle signals.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if not in_main_thread():
         return False
     stopping: list[int] = []
 
@@ -133,6 +134,5 @@ def stop_sweep_on_signals(sweep_dir: Path, on_stop: Callable[[int], None], grace
             sys.stderr.flush()
             os._exit(128 + signum)  # the launcher's own machinery (joblib's pool) is left to end with it
 
-    for signum in SIGNALS:
-        signal.signal(signum, handle)
+    install(handle, SIGNALS)
     return True

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from src.signals import install
 from src.sweeps.interrupt import running_job
 from src.trainer.devices import gpu_count, parallel_jobs, threads_per_job
 
@@ -87,7 +88,7 @@ def job_share(n_jobs: int | None, sweep_dir: str | Path, job_dir: str | Path, tr
     if not _WATCHED:  # once per worker process, which runs several jobs
         stop_with_parent()
         if os.name != "nt":  # Ctrl-C in a terminal reaches every process of the sweep: a job in training
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # saves on it (its own handler), an idle worker
+            install(signal.SIG_IGN, [signal.SIGINT])  # saves on it (its own handler), an idle worker
             # leaves the stop to its launcher (on Windows the launcher passes nothing on: jobs keep Ctrl-C)
         _WATCHED = True
     parent = os.getppid()

@@ -6,9 +6,6 @@ Torch-free at import: a sweep's launching process counts GPUs here without loadi
 import multiprocessing
 import os
 import platform
-import signal
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -28,6 +25,12 @@ def has_nvidia_devices() -> bool:
     if platform.system() != "Linux":
         return True
     return any(Path("/dev").glob("nvidia[0-9]*")) or Path("/dev/dxg").exists()
+
+
+def first_process() -> bool:
+    """Whether this process is its run's first (rank 0), where a cluster or a launcher starts one process per
+    rank (SLURM's tasks, torchrun, Lightning's subprocess launcher): the one that claims the run's folder."""
+    return all(os.environ.get(name, "0") in ("", "0") for name in ("SLURM_PROCID", "RANK", "LOCAL_RANK"))
 
 
 def gpu_count() -> int:
@@ -99,32 +102,3 @@ def one_owner_of_cluster_signals(trainer_cfg: DictConfig) -> None:
     plugins = list(trainer_cfg.get("plugins") or [])
     if not any(isinstance(p, DictConfig) and p.get("_target_") == SLURM_ENVIRONMENT for p in plugins):
         trainer_cfg.plugins = [*plugins, {"_target_": SLURM_ENVIRONMENT, "auto_requeue": False}]
-
-
-@contextmanager
-def forked_ranks_stop_together(trainer_cfg: DictConfig):
-    """While a run's ranks are forked processes (``ddp_fork``), what this process, their parent, does on a
-    signal. Ctrl-C reaches every process of the terminal's job: the ranks save and stop together
-    (``GracefulInterrupt``) and this process waits for them, rather than ending first (a second Ctrl-C
-    ends it at once). SIGTERM, sent to this process alone (``kill PID``, a scheduler), is passed on to
-    the ranks. Elsewhere (one process, or ranks that are not this process's children) nothing changes."""
-    if not forks_ranks(trainer_cfg) or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    interrupts = 0
-
-    def handle(signum, frame) -> None:
-        nonlocal interrupts
-        interrupts += signum == signal.SIGINT
-        if interrupts > 1:
-            raise KeyboardInterrupt  # the second Ctrl-C: the ranks have ended themselves already
-        if signum == signal.SIGTERM:
-            for rank in multiprocessing.active_children():
-                os.kill(rank.pid, signal.SIGTERM)
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
