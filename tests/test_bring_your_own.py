@@ -101,6 +101,7 @@ def test_an_optuna_search_over_a_users_own_key_minimizes_its_monitored_loss(tmp_
     assert ranked[0].startswith(f"| {trials[losses.index(min(losses))].name} |")  # the lowest loss first
 
 
+@pytest.mark.slow
 def test_a_users_autoencoder_logs_to_tensorboard_and_mlflow_resumes_latest_and_evaluates(make_cfg, tmp_path):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient

@@ -180,7 +180,7 @@ def start_two_training_jobs(tmp_path: Path, *args: str) -> subprocess.Popen:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers through /proc")
 def test_killing_a_parallel_sweeps_launcher_stops_its_workers_with_their_checkpoints_whole(tmp_path):
     launcher = start_two_training_jobs(
-        tmp_path, "data.input_length=5,6", "data.data_size=400000", "trainer.max_epochs=20"
+        tmp_path, "data.input_length=5,6", "data.data_size=20000", "trainer.max_epochs=200"
     )
     workers = descendants(launcher.pid)
     assert workers

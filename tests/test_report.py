@@ -71,6 +71,7 @@ def test_cli_writes_the_report_of_a_run(make_cfg, tmp_path, capsys):
     assert (tmp_path / "run" / "report" / "report.md").read_text().count("| run | ok |") == 1
 
 
+@pytest.mark.slow
 def test_empty_or_wrong_folder_gives_a_one_line_error(tmp_path, capsys):
     result = report_cli(str(tmp_path / "missing"), cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.startswith(f"error: {tmp_path / 'missing'}: ")

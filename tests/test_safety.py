@@ -19,11 +19,12 @@ from tests.conftest import QUIET, TINY_RNN, TRAIN_PY, run_train, subprocess_env
 from tests.helpers import read_scalars
 from train import train
 
-# One epoch of 1,000 steps, so a signal sent when the first last.ckpt appears (step 50) lands in it.
+# One epoch of 625 steps, so a signal sent when the first last.ckpt appears (step 50) lands in it.
+# (SIGTERM, what a scheduler sends, stops a run the same way: tests/test_ddp.py and tests/test_parallel.py.)
 LONG_EPOCH = [
     *QUIET,
     "data.input_length=6",
-    "data.data_size=40000",
+    "data.data_size=25000",
     "data.batch_size=32",
     "trainer.max_epochs=1",
     "callbacks.early_stopping=null",
@@ -75,7 +76,7 @@ def interrupt_run(work: Path, signum: int) -> tuple[Path, list[str]]:
     marker = (run_dir / "INTERRUPTED").read_text().splitlines()
     assert marker[0].startswith(f"{signal.Signals(signum).name} at step ")
     step = int(marker[0].split()[-1])
-    assert 50 <= step < 1000  # stopped within the epoch, at a batch boundary
+    assert 50 <= step < 625  # stopped within the epoch, at a batch boundary
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == step
     command = marker[1]
     assert f"Resume with: {command}" in out + err and "Traceback" not in err
@@ -84,13 +85,6 @@ def interrupt_run(work: Path, signum: int) -> tuple[Path, list[str]]:
     (ckpt,) = OverridesParser.create().parse_overrides([a for a in args if a.startswith("ckpt_path=")])
     assert ckpt.value() == str(run_dir / "checkpoints" / "last.ckpt")
     return run_dir, args
-
-
-@pytest.mark.slow
-def test_sigterm_saves_and_marks_a_run_as_ctrl_c_does(tmp_path):
-    """What a scheduler sends; the resume that follows is the same as after Ctrl-C (next test)."""
-    _, args = interrupt_run(tmp_path, signal.SIGTERM)
-    assert set(LONG_EPOCH) <= set(args)  # the run's own overrides, to be resumed as it was started
 
 
 @pytest.mark.slow

@@ -198,6 +198,7 @@ def test_a_second_sweep_into_a_finished_sweeps_folder_is_refused_unless_it_conti
     assert (tmp_path / "here.txt").exists()
 
 
+@pytest.mark.slow
 def test_two_sweeps_into_one_folder_at_once_the_second_is_refused_naming_the_first(tmp_path):
     holder = (
         "import sys, time; from pathlib import Path; from tests.helpers import claim_sweep;"

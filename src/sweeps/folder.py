@@ -74,8 +74,8 @@ def check_continues(sweep_dir: Path, cfg: DictConfig) -> None:
         raise ConfigError(KEY, f"{sweep_dir} holds a search over another space ({theirs[1]}): give another folder")
 
 
-def empty_sweep_folder(sweep_dir: Path) -> None:
-    """Remove what a sweep wrote, after proving every entry is the sweep's: its own files, its job folders."""
+def check_provable(sweep_dir: Path) -> None:
+    """Refuse an overwrite of a folder holding anything that cannot be proved the sweep's own."""
     entries = [p for p in sweep_dir.iterdir() if p.name not in (LOCK_NAME, OWNER_NAME)]
     foreign = [
         p
@@ -88,7 +88,12 @@ def empty_sweep_folder(sweep_dir: Path) -> None:
             f"{sweep_dir} holds {foreign[0].name}, which is not this sweep's (a single run, another folder, a file "
             "of yours): overwrite=true empties only what it can prove is the sweep's; nothing was touched",
         )
-    for path in entries:
+
+
+def empty_sweep_folder(sweep_dir: Path) -> None:
+    """Remove what a sweep wrote, after proving every entry is the sweep's: its own files, its job folders."""
+    check_provable(sweep_dir)
+    for path in [p for p in sweep_dir.iterdir() if p.name not in (LOCK_NAME, OWNER_NAME)]:
         if path.name in SWEEP_NAMES:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         else:
@@ -105,9 +110,11 @@ def claim_sweep_folder(sweep_dir: Path, cfg: DictConfig) -> bool:
     if sweep_dir.exists() and not sweep_dir.is_dir():
         raise ConfigError(KEY, f"{sweep_dir} is a file, not a folder; give a folder for the sweep")
     created = not sweep_dir.exists()
+    if not created:
+        check_earlier_sweep(sweep_dir, cfg, act=False)  # before the lock, which writes its owner's name
     lock_folder(sweep_dir, KEY, what="sweep")
     try:
-        check_earlier_sweep(sweep_dir, cfg)
+        check_earlier_sweep(sweep_dir, cfg, act=True)
     except ConfigError:
         release_folder(sweep_dir)
         raise
@@ -126,7 +133,9 @@ def withdraw_sweep(sweep_dir: Path, created: bool) -> None:
         shutil.rmtree(sweep_dir)
 
 
-def check_earlier_sweep(sweep_dir: Path, cfg: DictConfig) -> None:
+def check_earlier_sweep(sweep_dir: Path, cfg: DictConfig, act: bool) -> None:
+    """Refuse a folder holding anything but a sweep this command continues; with ``overwrite=true`` (and ``act``),
+    empty one it can prove is an earlier sweep's."""
     contents = [p for p in sweep_dir.iterdir() if p.name not in (LOCK_NAME, OWNER_NAME)]
     if not contents:
         return
@@ -148,4 +157,4 @@ def check_earlier_sweep(sweep_dir: Path, cfg: DictConfig) -> None:
             f"{sweep_dir} holds an earlier sweep; continue it with ckpt_path=auto (its 'Continue the sweep with' "
             "command), give another folder, or add overwrite=true to empty it first",
         )
-    empty_sweep_folder(sweep_dir)
+    empty_sweep_folder(sweep_dir) if act else check_provable(sweep_dir)
