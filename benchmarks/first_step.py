@@ -91,6 +91,7 @@ def trace_to_first_step(overrides: list[str]) -> dict:
         "lines": by_part,
         "functions": len(functions),
         "per_file": dict(sorted(per_file.items(), key=lambda item: -item[1])),
+        "executed": {Path(name).relative_to(ROOT).as_posix(): sorted(numbers) for name, numbers in lines.items()},
         **counts,
     }
 
@@ -98,6 +99,7 @@ def trace_to_first_step(overrides: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the whole record as JSON")
+    parser.add_argument("--show", metavar="FILE", help="print the lines of FILE (src/...) that ran")
     known, overrides = parser.parse_known_args()
     with tempfile.TemporaryDirectory() as folder:  # the run's folder and its data cache: thrown away
         os.chdir(folder)
@@ -105,6 +107,11 @@ def main() -> None:
         os.chdir(ROOT)
     if known.json:
         print(json.dumps(record))
+        return
+    if known.show:
+        source = (ROOT / known.show).read_text().splitlines()
+        for number in record["executed"].get(known.show, []):
+            print(f"{number:5d}  {source[number - 1]}")
         return
     for relative, count in record["per_file"].items():
         print(f"{count:5d}  {relative}")

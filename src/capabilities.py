@@ -84,6 +84,16 @@ class NeedsCallbacks(Protocol):
 
 
 @runtime_checkable
+class GivesClassLogits(Protocol):
+    """module attribute `gives_class_logits = True`:
+    `eval.py predict=...` shows each input's most probable classes with their probabilities (otherwise the
+    module's outputs, as values)
+    """
+
+    gives_class_logits: bool
+
+
+@runtime_checkable
 class TakesTypedInputs(Protocol):
     """datamodule method `prediction_inputs(tensor)`:
     `eval.py predict=...` turns typed inputs into what the network takes (otherwise they go as given)
@@ -110,6 +120,7 @@ CAPABILITIES = (
     GivesExampleBatches,
     CountsClasses,
     NeedsCallbacks,
+    GivesClassLogits,
     TakesTypedInputs,
     KeepsSplits,
 )

@@ -125,6 +125,10 @@ def test_a_users_autoencoder_logs_to_tensorboard_and_mlflow_resumes_latest_and_e
     overrides = [SEARCH, "model=autoencoder", *QUIET, f"ckpt_path={run}"]
     result = run_eval(compose_config(overrides, tmp_path / "eval", config_name="eval"), overrides)
     assert set(result["metrics"]) == {"test_loss"} and result["metrics"]["test_loss"] > 0
+    predicted = [*overrides, "predict=[[0.5,0,0,0,0,0,0,-0.5]]"]  # not a classifier: its output, as values
+    result = run_eval(compose_config(predicted, tmp_path / "predicted", config_name="eval"), predicted)
+    (only,) = result["predictions"]
+    assert list(only) == ["output"] and len(only["output"]) == 8
 
 
 def test_a_constructor_that_refuses_a_keyword_names_that_key(make_cfg):

@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 from src.app.command import Command, has_key, missing_key_hint
 from src.config.errors import ConfigError, is_int
 from src.records.status import hydra_quoted
-from src.run.folder import check_claimable, check_not_in_use, holds_anything, protected
+from src.run.folder import check_not_in_use, holds_anything, protected
 from src.trainer.devices import first_process
 
 SWEEP_ONLY = {  # groups that only mean something in a multirun: (the choice that means none, what it does)

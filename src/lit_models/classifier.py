@@ -60,6 +60,7 @@ class Classifier(FastHookNames, pl.LightningModule):
     """
 
     logged_metrics = MONITORABLE_TAGS  # what it logs, so a watched name is checked before training
+    gives_class_logits = True  # eval.py predict= shows classes and their probabilities (src/capabilities.py)
 
     def __init__(
         self,
