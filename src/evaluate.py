@@ -135,6 +135,17 @@ def check_agrees(cfg: DictConfig, saved: dict[str, Any], key: str) -> None:
         )
 
 
+def check_evaluates(module, split: str) -> None:
+    """A module evaluates a split only with the step for it (``test_step``, ``validation_step``)."""
+    from pytorch_lightning.utilities.model_helpers import is_overridden
+
+    step = {"test": "test_step", "val": "validation_step"}[split]
+    if not is_overridden(step, module):
+        other = "validation_step" if split == "test" else "test_step"
+        hint = f"; give split={'val' if split == 'test' else 'test'}" if is_overridden(other, module) else ""
+        raise ConfigError("split", f"{split}: {type(module).__name__} has no {step}{hint}, or ask for predict=...")
+
+
 class Evaluation:
     """``python eval.py``: ``setup`` finds and checks the checkpoint and builds its run (into eval's own new
     folder, claimed), ``execute`` tests or predicts and writes ``eval.json``. Nothing is written before the
@@ -160,7 +171,9 @@ class Evaluation:
         from src.run.build import build_run  # Lightning, once the checkpoint is known good: a typo is refused at once
 
         self.parts = build_run(cfg)
-        check_weights_fit(self.parts.module, self.ckpt)  # weights-only, strict: the module holds the checkpoint's
+        check_weights_fit(self.parts.module, self.ckpt)
+        if cfg.predict is None:
+            check_evaluates(self.parts.module, cfg.split)  # weights-only, strict: the module holds the checkpoint's
         claim_run_folder(self.folder, overwrite=False, own_run=False)
 
     def execute(self) -> dict[str, Any]:
@@ -190,8 +203,9 @@ class Evaluation:
         return result
 
 
-def run_eval(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
-    """``python eval.py OVERRIDES`` in this process, on its composed ``cfg``: what ``eval.json`` holds."""
-    evaluation = Evaluation(cfg, overrides)
+def run_eval(cfg: DictConfig, overrides: list[str], config_folders: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """``python eval.py OVERRIDES`` in this process, on its composed ``cfg`` (from ``config_folders``, conf/
+    by default): what ``eval.json`` holds."""
+    evaluation = Evaluation(cfg, overrides, config_folders)
     evaluation.setup()
     return evaluation.execute()

@@ -13,7 +13,7 @@ import os
 import platform
 import warnings
 
-from src.config.errors import check_bool
+from src.config.errors import check_bool, check_int
 from src.trainer.devices import has_nvidia_devices
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ def configure_process(
     quiet: bool = True,
     quick_exit: bool = True,
     tf32: bool = True,
+    threads: int | None = None,
 ) -> dict:
     """Apply the process-wide settings that are switched on; returns which of them took effect."""
     for key, value in (
@@ -149,12 +150,18 @@ def configure_process(
         ("tf32", tf32),
     ):
         check_bool(f"process.{key}", value)
+    if threads is not None:
+        check_int("process.threads", threads)
+        import torch
+
+        torch.set_num_threads(threads)
     applied = {
         "keep_freed_memory": keep_freed_memory and keep_freed_blocks(),
         "skip_nvml_probe": skip_nvml_probe and skip_gpu_probes(),
         "quiet": quiet,
         "quick_exit": quick_exit and skip_final_collections(),
         "tf32": tf32 and tf32_matmuls(),
+        "threads": threads,
     }
     if quiet:
         silence_known_noise()

@@ -47,6 +47,8 @@ COMMAND_LINE = [
     (["hydra.run.dir=notafolder/run"], "hydra.run.dir: cannot write the run's outputs under"),
     # the sweep plugins' settings, by the objects the plugins build (src/config/plugins.py)
     ([*SEARCH, "hydra.sweeper.direction=up"], "hydra.sweeper.direction: 'up': Please set either 'minimize' or"),
+    ([*SEARCH, "optimized_metric=null", "hydra.sweeper.direction=minimize"], "hydra.sweeper.direction: minimize contr"),
+    ([*SEARCH, "optimized_metric=null", "monitor.metric=null"], "monitor.metric: is null, so a search has nothing to"),
     ([*SEARCH, "hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials: must be an integer >= 1, got 0"),
     ([*SEARCH, "hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler.seed: Value 'abc' of type 'str' could not"),
     ([*SEARCH, "hydra.sweeper.sampler._target_=nope.Sampler"], "hydra.sweeper.sampler: Error locating target 'nope."),

@@ -72,13 +72,10 @@ def test_cnn_trains_on_cifar10_read_from_its_real_file_format(make_cfg, tmp_path
 
 @pytest.mark.slow
 def test_sgd_and_adam_sweep_writes_two_runs(tmp_path):
-    write_cifar10(tmp_path / "cifar")  # CIFAR-10's own format, small: the experiment's own data set
     run_train(
         "-m",
         "experiment=cnn_optimizers",
-        "data.dataset=tests.cifar_fixture.FixtureCIFAR10",
-        f"data.root={tmp_path / 'cifar'}",
-        "data.val_size=20",
+        "data=fashion_mnist",
         "trainer.limit_train_batches=3",
         "trainer.limit_val_batches=2",
         "trainer.limit_test_batches=2",

@@ -2,7 +2,6 @@
 
 import multiprocessing
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -198,35 +197,3 @@ def test_killing_a_parallel_sweeps_launcher_stops_its_workers_with_their_checkpo
         words = shlex.split(command)[2:]  # as pasted: a single run of the job, from its last.ckpt
         assert "launcher=" not in command and f"ckpt_path='{job}/checkpoints/last.ckpt'" in words
         assert bad_command_line(words, tmp_path) is None
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers through /proc")
-def test_sigterm_to_a_parallel_sweep_saves_its_jobs_lists_the_rest_and_the_printed_command_finishes_it(tmp_path):
-    launcher = start_two_training_jobs(tmp_path, "data.input_length=5,6,7", "trainer.max_epochs=1000")  # one waits
-    workers = descendants(launcher.pid)
-    launcher.send_signal(signal.SIGTERM)  # what a scheduler sends
-    output, _ = launcher.communicate(timeout=120)
-    assert launcher.returncode == 143 and "Traceback" not in output
-    deadline = time.monotonic() + 30  # idle workers end as soon as they see their launcher gone
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not [pid for pid in workers if alive(pid)], "workers outlived their sweep"
-    (sweep,) = tmp_path.glob("multirun/*/*")
-    rows = [line.split("\t") for line in (sweep / "summary.tsv").read_text().splitlines()[1:]]
-    assert sorted(row[1] for row in rows) == ["INTERRUPTED", "INTERRUPTED", "NOT STARTED"]
-    steps = [int(row[2].split()[-1]) for row in rows if row[1] == "INTERRUPTED"]
-    assert (sweep / "report" / "report.md").read_text().count("| INTERRUPTED: SIGTERM at step ") == 2
-    (command,) = [line.split("Continue the sweep with: ")[1] for line in output.splitlines() if "Continue the" in line]
-    assert command.startswith("python train.py -m ") and command.endswith(" ckpt_path=auto")
-
-    # the printed command, as pasted (with a step limit just past the interrupts, to end soon, and
-    # one worker, to spare the test machine's two cores)
-    args = shlex.split(command)[2:] + [f"trainer.max_steps={max(steps) + 30}", "hydra.launcher.n_jobs=1"]
-    finished = run_train(*args, cwd=tmp_path, timeout=240)
-    assert "Continue the sweep" not in finished.stdout + finished.stderr
-    rows = [line.split("\t") for line in (sweep / "summary.tsv").read_text().splitlines()[1:]]
-    assert [row[1] for row in rows] == ["COMPLETED"] * 3
-    for job in sweep.glob("data.input_length=*"):
-        resumed = "Resuming from" in (job / "train.log").read_text()
-        assert resumed == (job.name != "data.input_length=7")  # the interrupted two went on; the third started

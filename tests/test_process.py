@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from src import process
 from src.config.compose import ROOT_DIR
@@ -116,7 +117,12 @@ def test_each_process_setting_has_an_off_switch_and_build_run_changes_nothing_pr
     assert process.NVML_CHECK in process.os.environ  # the builder is a library function: it leaves the process be
     off = configure_process(keep_freed_memory=False, skip_nvml_probe=False, quiet=False, quick_exit=False, tf32=False)
     assert off == {"keep_freed_memory": False, "skip_nvml_probe": False, "quiet": False, "quick_exit": False,
-                   "tf32": False}  # fmt: skip
+                   "tf32": False, "threads": None}  # fmt: skip
+    threads = torch.get_num_threads()
+    try:
+        assert configure_process(skip_nvml_probe=False, threads=2)["threads"] == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
     assert process.NVML_CHECK in process.os.environ
     assert configure_process()["skip_nvml_probe"] is True and process.NVML_CHECK not in process.os.environ
     with pytest.raises(ConfigError, match="process.quiet: must be true or false"):

@@ -25,6 +25,7 @@ from src.app.command import Command, read_command
 from src.app.preflight import check_command
 from src.config.compose import CONF_DIR
 from src.config.errors import ConfigError, one_line
+from src.records.status import command_words
 
 log = logging.getLogger("train")
 SWEEP_PLACEMENT = ("launcher", "hydra/launcher", "ckpt_path")  # what a job's command to run it again leaves out
@@ -46,14 +47,11 @@ def origin_of(hydra_cfg: DictConfig, script: str, in_sweep: bool) -> Origin:
 
     Its command keeps what composes it (``--config-dir``, ``hydra.searchpath``, the task overrides) and
     leaves out its ``ckpt_path`` (a stop adds the one that continues it) and what only places a sweep's jobs."""
-    task = [str(o) for o in hydra_cfg.overrides.task]
-    kept = [o for o in task if o.split("=", 1)[0].lstrip("~+") not in SWEEP_PLACEMENT]
-    search = [str(o) for o in hydra_cfg.overrides.hydra if str(o).startswith("hydra.searchpath=")]
-    sources = hydra_cfg.runtime.config_sources
-    given = [s.path for s in sources if s.provider == "command-line" and s.schema == "file"]
-    words = ["python", script, *(["--config-dir", given[0]] if given else []), *search, *kept]
-    folders = tuple(Path(s.path) for s in sources if s.schema == "file" and Path(s.path).is_dir())
-    return Origin(in_sweep, shlex.join(words), tuple(task), folders)
+    words = command_words(hydra_cfg, script, leave_out=SWEEP_PLACEMENT)
+    folders = tuple(
+        Path(s.path) for s in hydra_cfg.runtime.config_sources if s.schema == "file" and Path(s.path).is_dir()
+    )
+    return Origin(in_sweep, shlex.join(words), tuple(str(o) for o in hydra_cfg.overrides.task), folders)
 
 
 def refuse(message: str, exit_code: int = 2) -> None:

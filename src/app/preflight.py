@@ -114,9 +114,35 @@ def check_sweep(command: Command) -> None:
     n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None)
     if n_jobs is not None and not (is_int(n_jobs) and (n_jobs >= 1 or n_jobs == -1)):
         raise ConfigError("hydra.launcher.n_jobs", f"must be an integer >= 1 (or -1: one job per core), got {n_jobs!r}")
-    from src.config.plugins import check_sweep_plugins
+    from src.config.plugins import OPTUNA_SWEEPER, check_sweep_plugins
 
     check_sweep_plugins(cfg)
+    if cfg.hydra.sweeper.get("_target_") == OPTUNA_SWEEPER and cfg.get("optimized_metric") is None:
+        check_search_direction(cfg)
+
+
+def check_search_direction(cfg: DictConfig) -> None:
+    """A search optimizes ``monitor.metric`` (unless ``optimized_metric`` names another): one there must be, and
+    the search's direction is the way it is watched (``monitor.mode``)."""
+    from src.config.plugins import direction_names
+
+    metric, mode = cfg.monitor.get("metric"), cfg.monitor.get("mode")
+    if metric is None:
+        raise ConfigError(
+            "monitor.metric",
+            "is null, so a search has nothing to optimize; name a metric the module logs in "
+            "validation (monitor.metric=val_loss monitor.mode=min), or optimized_metric=NAME",
+        )
+    direction, expected = (
+        direction_names(cfg.hydra.sweeper.get("direction")),
+        "maximize" if mode == "max" else "minimize",
+    )
+    if isinstance(direction, str) and direction != expected:
+        raise ConfigError(
+            "hydra.sweeper.direction",
+            f"{direction} contradicts monitor.mode={mode} ({metric}); give {expected}, or leave it to follow "
+            "monitor.mode (${direction_of:${monitor.mode}})",
+        )
 
 
 def check_writable(folder: Path, key: str) -> None:

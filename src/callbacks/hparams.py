@@ -1,19 +1,21 @@
-"""Record the whole composed config as each run's hyperparameters (TensorBoard's HPARAMS tab)."""
+"""Record the whole composed config as each run's hyperparameters (TensorBoard's HPARAMS tab), with the
+metrics the module logged as its columns."""
 
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import Logger, TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
+from torch.utils.tensorboard.writer import FileWriter
 from typing_extensions import override
 
 from src.callbacks.provenance import Provenance
-from src.metric_tags import RESULT_TAGS
 from src.records.provenance import hparams_of
 from src.records.settings import flatten
 
 
 class LogHyperparameters(Callback):
-    """Logs the run's config when fitting starts, from global rank 0 only.
+    """Logs the run's config when fitting starts, from global rank 0 only; ``declare_columns`` adds
+    TensorBoard's HPARAMS table, whose columns are the metrics the module logged, once the run has them.
 
     At fit start, not when the run is built: with a DDP strategy that forks or spawns its ranks,
     the logger's event writer must first be opened in the process that trains (a writer opened
@@ -23,7 +25,7 @@ class LogHyperparameters(Callback):
     def __init__(self, cfg: DictConfig, provenance: Provenance | None = None):
         self.params = OmegaConf.to_container(cfg, resolve=True)
         self.params.pop("paths", None)
-        self.columns = tuple(dict.fromkeys([*RESULT_TAGS, cfg.monitor.metric]))  # the monitored metric too
+        self.logged: dict | None = None  # the hyperparameters as logged, for the HPARAMS table
         self.provenance = provenance
 
     @override
@@ -32,7 +34,17 @@ class LogHyperparameters(Callback):
             params = apart_from_lightnings(dict(self.params), pl_module, trainer.datamodule)
             if self.provenance is not None:  # what produced the run, in columns beside its settings
                 params["provenance"] = hparams_of(self.provenance.record_for(trainer))
-            log_hyperparameters(trainer.loggers, params, self.columns)
+            for logger in trainer.loggers:
+                logger.log_hyperparams(params)
+            self.logged = params
+
+    def declare_columns(self, trainer, logged) -> None:
+        """TensorBoard's HPARAMS table for this run: its hyperparameters, and as columns every metric the module
+        ``logged`` (per epoch: not the ``_step`` series), read from the scalars of those tags."""
+        if not trainer.is_global_zero or self.logged is None:
+            return
+        names = sorted(name for name in logged if not name.endswith("_step"))
+        declare_columns(trainer.loggers, self.logged, tuple(names))
 
 
 def apart_from_lightnings(params: dict, *objects) -> dict:
@@ -50,13 +62,13 @@ def apart_from_lightnings(params: dict, *objects) -> dict:
     return params
 
 
-def log_hyperparameters(loggers: list[Logger], params: dict, columns: tuple[str, ...] = RESULT_TAGS) -> None:
-    """Give every logger the resolved config (hydra excluded); TensorBoard also gets HPARAMS."""
+def declare_columns(loggers: list[Logger], params: dict, columns: tuple[str, ...]) -> None:
+    """TensorBoard's HPARAMS table: ``params`` flat, and ``columns``, the metric tags its values are read from."""
     flat = flatten(params)
     for logger in loggers:
-        logger.log_hyperparams(params)
-        if isinstance(logger, TensorBoardLogger):
-            writer = logger.experiment.file_writer  # the run's own event file (public attribute)
+        if isinstance(logger, TensorBoardLogger):  # an event file of its own beside the run's, which it reads too
+            writer = FileWriter(logger.log_dir)
             # the HPARAMS columns; TensorBoard reads their values from the scalars of these tags
             for summary in hparams(flat, {name: 0.0 for name in columns}):
                 writer.add_summary(summary)
+            writer.close()

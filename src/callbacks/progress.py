@@ -55,8 +55,10 @@ class LogProgress(ProgressBar):
             log.info("%s (%.1f s)", text, self._last - self._start)
 
     def position(self, trainer) -> str:
+        """``epoch 2/10 step 300 (max 500)``: a step is an optimizer step, as Lightning counts them (several a
+        batch with several optimizers, so the last can pass ``max_steps``)."""
         epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
-        steps = f"/{trainer.max_steps}" if trainer.max_steps and trainer.max_steps > 0 else ""
+        steps = f" (max {trainer.max_steps})" if trainer.max_steps and trainer.max_steps > 0 else ""
         return f"epoch {trainer.current_epoch}{epochs} step {trainer.global_step}{steps}"
 
     @override

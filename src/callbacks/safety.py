@@ -215,8 +215,10 @@ class NonFiniteGuard(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if trainer.global_step % self.every and not trainer.is_last_batch:
             return
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is not None and not bool(torch.isfinite(loss.detach())):
+        loss = (
+            outputs.get("loss") if isinstance(outputs, dict) else outputs
+        )  # None: manual optimization may return none
+        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all()):
             raise TrainingDiverged(
                 f"train/loss is not finite (nan or inf) at step {trainer.global_step}: training diverged; "
                 + self.advice()

@@ -11,6 +11,7 @@ memory) are refused outside it, although the plugins would pass them on. Nothing
 """
 
 import tempfile
+from enum import Enum
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -49,7 +50,7 @@ def check_optuna_sweeper(sweeper: DictConfig, sweep_dir: Path) -> None:
         why = " ".join(str(error.__cause__ or "").split())
         why = f" ({why})" if why else ""
         raise ConfigError("hydra.sweeper.sampler", f"{what}{why}") from None
-    direction = OmegaConf.to_container(sweeper.direction) if OmegaConf.is_list(sweeper.direction) else sweeper.direction
+    direction = direction_names(sweeper.direction)
     many = isinstance(direction, list)
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the throw-away study is not news to the user
@@ -63,6 +64,13 @@ def check_optuna_sweeper(sweeper: DictConfig, sweep_dir: Path) -> None:
         optuna.logging.set_verbosity(verbosity)
     if sweeper.get("storage") is not None:
         check_storage(str(sweeper.storage), sweep_dir)
+
+
+def direction_names(direction):
+    """A sweeper's direction(s) as Optuna takes them: the plugin's own ``Direction.minimize`` as ``"minimize"``."""
+    if OmegaConf.is_list(direction):
+        return [direction_names(d) for d in direction]
+    return direction.name if isinstance(direction, Enum) else direction
 
 
 def check_storage(url: str, sweep_dir: Path) -> None:

@@ -74,7 +74,13 @@ def _perfect_score(metric: str, mode: str):
     return 0.99999 if mode == "max" and str(metric).rsplit("/", 1)[-1].endswith("acc") else None
 
 
+def _direction_of(mode: str) -> str:
+    """An Optuna search's direction for a metric watched for its ``monitor.mode``: max -> maximize, min -> minimize."""
+    return "maximize" if str(mode) == "max" else "minimize"
+
+
 RESOLVERS = {
+    "direction_of": _direction_of,
     "checkpoint_filename": _checkpoint_filename,
     "perfect_score": _perfect_score,
     "if": _if,

@@ -40,13 +40,19 @@ def check_top_level(cfg: DictConfig) -> None:
     for key in ("test_after_fit", "ckpt_strict", "overwrite"):
         check_bool(key, cfg.get(key))
     for key, value in (cfg.get("process") or {}).items():  # applied where the process starts (src.process)
-        check_bool(f"process.{key}", value)
+        if key != "threads":
+            check_bool(f"process.{key}", value)
+        elif value is not None:
+            check_int("process.threads", value)
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is not None and not isinstance(ckpt_path, str):
         raise ConfigError("ckpt_path", f"must be a checkpoint file's path, 'latest' or 'auto', got {ckpt_path!r}")
     monitor = cfg.get("monitor")
-    if not isinstance(monitor, DictConfig) or not isinstance(monitor.get("metric"), str) or not monitor.metric:
-        raise ConfigError("monitor.metric", f"must name a metric the module logs (val/acc, val_loss), got {monitor}")
+    metric = monitor.get("metric") if isinstance(monitor, DictConfig) else ""
+    if metric is not None and (not isinstance(metric, str) or not metric):  # null: the module validates nothing
+        raise ConfigError(
+            "monitor.metric", f"must name a metric the module logs (val/acc, val_loss) or be null, got {metric!r}"
+        )
     check_choice("monitor.mode", monitor.get("mode"), ("max", "min"))
     optimized = cfg.get("optimized_metric")
     if optimized is not None and (not isinstance(optimized, str) or not optimized):
@@ -148,7 +154,10 @@ def check_monitors(cfg: DictConfig, logged) -> None:
     first validation (``src.callbacks.monitor.MonitorLogged``)."""
     if not logged:
         return
-    watched = {"monitor.metric": cfg.monitor.metric, "optimized_metric": cfg.get("optimized_metric")}
+    watched: dict[str, str | None] = {
+        "monitor.metric": cfg.monitor.metric,
+        "optimized_metric": cfg.get("optimized_metric"),
+    }
     for name, callback in (cfg.get("callbacks") or {}).items():
         if callback is not None and callback.get("monitor") is not None:
             watched[f"callbacks.{name}.monitor"] = callback.monitor

@@ -42,6 +42,25 @@ def hydra_quoted(key: str, value: str | Path) -> str:
     return f"{key}='{text}'"
 
 
+def command_words(hydra_cfg, script: str, sweep: bool = False, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """``python SCRIPT [-m] [--config-dir DIR] [HYDRA OVERRIDES] OVERRIDES``: the command line Hydra recorded
+    (``hydra_cfg`` is the ``hydra`` node), with what composes it (the user's config folder, search paths) so
+    that it pastes, less the task overrides ``leave_out`` names. A sweep keeps its other Hydra settings (its
+    launcher's, its sweeper's) but for its folder, which the caller adds."""
+
+    def key(override) -> str:
+        return str(override).split("=", 1)[0].lstrip("~+")
+
+    sources = hydra_cfg.runtime.config_sources
+    given = [s.path for s in sources if s.provider == "command-line" and s.schema == "file"]
+    hydra = [
+        str(o) for o in hydra_cfg.overrides.hydra if key(o) not in ("hydra.sweep.dir", "hydra.run.dir", "hydra.mode")
+    ]
+    hydra = hydra if sweep else [o for o in hydra if key(o) == "hydra.searchpath"]
+    task = [str(o) for o in hydra_cfg.overrides.task if key(o) not in leave_out]
+    return ["python", script, *(["-m"] if sweep else []), *(["--config-dir", given[0]] if given else []), *hydra, *task]
+
+
 def paste_ready(key: str, value: str | Path) -> str:
     """``key=value`` as one shell word that Hydra reads back as ``value``, whatever the path holds
     (spaces, quotes, non-ASCII letters): quoted for Hydra inside, then for the shell."""

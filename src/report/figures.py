@@ -27,29 +27,31 @@ def save(figure, path: Path) -> Path:
     return path
 
 
+SPLIT_STYLES = {"train": ("-", "tab:blue"), "val": ("--", "tab:orange"), "": ("-", "tab:green")}
+
+
 def plot_curves(run: Run, title: str, path: Path) -> Path:
-    """Train and validation loss and accuracy against step, the test result marked at the end."""
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
-    for ax, (metric, name) in zip(axes, PANELS):
-        steps, values = run.series(f"train/{metric}_step")
-        if steps:  # the training batches' values every log_every_n_steps: how training went within epochs
-            ax.plot(steps, values, "-", color="tab:blue", alpha=0.35, linewidth=1, label="train (batch)")
-        for split, style, colour in (("train", "-", "tab:blue"), ("val", "--", "tab:orange")):
-            steps, values = run.series(f"{split}/{metric}")
-            if steps:
-                ax.plot(
-                    steps,
-                    values,
-                    style,
-                    color=colour,
-                    marker=".",
-                    label=f"{split} (epoch)" if split == "train" else split,
-                )
-        steps, values = run.series(f"test/{metric}")
-        if steps:
-            ax.plot(steps, values, "r*", markersize=12, label=f"test {values[-1]:.3f}")
-        ax.set(xlabel="step", ylabel=name)
+    """Every metric the run logged against step, one panel each, a line per split (the training batches'
+    values faint), whatever the metrics' names; the test result marked at the end."""
+    curves = run.curves()
+    columns = min(3, max(1, len(curves)))
+    rows = -(-max(1, len(curves)) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.6 * rows), squeeze=False)
+    for ax, (metric, tags) in zip(axes.flat, sorted(curves.items())):
+        for (split, step), tag in sorted(tags.items()):
+            steps, values = run.series(tag)
+            if split == "test":
+                ax.plot(steps, values, "r*", markersize=12, label=f"test {values[-1]:.3f}")
+                continue
+            style, colour = SPLIT_STYLES.get(split, SPLIT_STYLES[""])
+            if step:
+                ax.plot(steps, values, "-", color=colour, alpha=0.35, linewidth=1, label=f"{split or metric} (batch)")
+            else:
+                ax.plot(steps, values, style, color=colour, marker=".", label=split or metric)
+        ax.set(xlabel="step", ylabel=metric)
         legend_outside(ax)
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.set_visible(False)
     figure.suptitle(title, fontsize=9)
     return save(figure, path)
 

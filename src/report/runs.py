@@ -1,6 +1,7 @@
 """Read what a run or a sweep left behind: each job's overrides, config, status and scalars."""
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class Run:
     completed: bool = False
     commit: str = ""  # from provenance.json: the git commit (``+``: with uncommitted changes)
     device: str = ""
-    monitor: tuple[str, str] = DEFAULT_MONITOR  # (metric, max|min): what decides, from the run's config
+    monitor: tuple[str | None, str] = DEFAULT_MONITOR  # (metric, max|min): what decides, from the run's config
 
     @property
     def status(self) -> str:
@@ -65,11 +66,23 @@ class Run:
         return points[-1][1] if points else None
 
     def best(self) -> float | None:
-        """The best value of the monitored metric over the run (max or min, as its config says)."""
+        """The best value of the monitored metric over the run (max or min, as its config says); None without one."""
+        if self.monitor[0] is None:
+            return None
         values = [v for _, v in self.points(self.monitor[0]) if v == v]  # NaN is no result
         if not values:
             return None
         return max(values) if self.monitor[1] == "max" else min(values)
+
+    def curves(self) -> dict[str, dict[tuple[str, bool], str]]:
+        """Every logged scalar by metric and (split, per step): ``{"loss": {("val", False): "val_loss", ...}}``."""
+        found: dict[str, dict[tuple[str, bool], str]] = {}
+        for tag in sorted(self.scalars):
+            metric, split, step = split_of(tag)
+            if tag.endswith("_epoch") and tag.removesuffix("_epoch") in self.scalars:
+                continue
+            found.setdefault(metric, {})[(split, step)] = tag
+        return found
 
     def series(self, tag: str) -> tuple[list[int], list[float]]:
         points = self.points(tag)
@@ -78,6 +91,22 @@ class Run:
     def setting(self, key: str) -> str | None:
         """A key's value as overridden, else the config group choice (``model`` -> ``mlp``)."""
         return self.overrides.get(key, self.choices.get(key))
+
+
+SPLITS = ("train", "val", "test")
+
+
+def split_of(tag: str) -> tuple[str, str, bool]:
+    """(metric, split, per step) of a logged tag, whatever its naming: ``val/loss``, ``val_loss``, ``loss/val``,
+    ``train/loss_step`` -> (``loss``, ``val``|``train``, ...); a tag without a split is its own metric (split '')."""
+    step = tag.endswith("_step")
+    name = tag.removesuffix("_step").removesuffix("_epoch")
+    words = re.split(r"([/_])", name)
+    for index in range(0, len(words), 2):
+        if words[index] in SPLITS:
+            rest = words[: max(index - 1, 0)] + words[index + 2 :] if index else words[2:]
+            return "".join(rest).strip("/_") or name, words[index], step
+    return name, "", step
 
 
 def plain_yaml(path: Path):
@@ -118,8 +147,9 @@ def read_run(path: Path) -> Run:
         config = path / ".hydra" / "config.yaml"
         if config.exists():
             monitor = (plain_yaml(config) or {}).get("monitor")
-            if isinstance(monitor, dict) and isinstance(monitor.get("metric"), str) and monitor.get("mode") in MODES:
-                run.monitor = (monitor["metric"], monitor["mode"])
+            metric = monitor.get("metric") if isinstance(monitor, dict) else ""
+            if (metric is None or isinstance(metric, str)) and monitor.get("mode") in MODES:  # null: none decides
+                run.monitor = (metric, monitor["mode"])
         hydra = path / ".hydra" / "hydra.yaml"
         if hydra.exists():
             choices = plain_yaml(hydra)["hydra"]["runtime"]["choices"]

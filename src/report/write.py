@@ -6,7 +6,7 @@ from pathlib import Path
 from src.metric_tags import RESULT_TAGS
 from src.report.figures import plot_curves, plot_length_sweep, plot_overlay, validations_to_best
 from src.report.model_figures import model_figures, optuna_figures
-from src.report.runs import ReportError, Run, find_runs, label, run_title, varying_keys
+from src.report.runs import ReportError, Run, find_runs, label, run_title, split_of, varying_keys
 
 COLUMNS = RESULT_TAGS
 LENGTH_KEY = "data.input_length"
@@ -29,22 +29,27 @@ def best_first(runs: list[Run]) -> list[Run]:
     return sorted(runs, key=key)
 
 
-def columns(runs: list[Run]) -> list[str]:
-    """The result columns: this project's (``RESULT_TAGS``) that some run logged, each run's monitored metric,
-    and what the runs logged in their test; all of ``RESULT_TAGS`` when nothing was logged."""
-    logged = {tag for run in runs for tag in run.scalars} | {
-        tag[: -len("_epoch")] for run in runs for tag in run.scalars if tag.endswith("_epoch")
-    }
-    found = [t for t in COLUMNS if t in logged] + [run.monitor[0] for run in runs if run.monitor[0] in logged]
-    found += sorted(t for t in logged if t.startswith(("test/", "test_")) and not t.endswith(("_step", "_epoch")))
-    return list(dict.fromkeys(found)) or list(COLUMNS)
+def columns(runs: list[Run]) -> list[tuple[str, str, bool]]:
+    """The result columns, as (header, tag, best): each monitored metric's best value (what the summary and a
+    sweeper get), this project's result tags that some run logged, and what the runs logged in their test
+    (whatever the naming: ``test/acc``, ``test_loss``, ``loss/test``); this project's tags when nothing was."""
+    logged = {tag.removesuffix("_epoch") for run in runs for tag in run.scalars}
+    monitors = [m for m in dict.fromkeys(run.monitor[0] for run in runs) if m is not None and m in logged]
+    found = [(f"{m} (best)", m, True) for m in monitors] + [(t, t, False) for t in COLUMNS if t in logged]
+    tested = sorted(t for t in logged if split_of(t)[1] == "test" and not split_of(t)[2] and t not in COLUMNS)
+    found += [(t, t, False) for t in tested]
+    return found or [(t, t, False) for t in COLUMNS]
 
 
 def results_table(runs: list[Run], keys: list[str]) -> list[str]:
     shown = columns(runs)
-    lines = ["| job | status | " + " | ".join(shown) + " | commit | device |", "|---" * (len(shown) + 4) + "|"]
+    header = [name for name, _, _ in shown]
+    lines = ["| job | status | " + " | ".join(header) + " | commit | device |", "|---" * (len(shown) + 4) + "|"]
     for run in best_first(runs):
-        values = [None if run.failed else run.last(m) for m in shown]  # a failed run has no result
+        values = [
+            None if run.failed else (run.best() if run.monitor[0] == tag else None) if best else run.last(tag)
+            for _, tag, best in shown
+        ]  # a failed run has no result
         cells = [label(run, keys), run.status, *(number(v) for v in values), run.commit, run.device]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return lines

@@ -66,7 +66,24 @@ class RunParts:
 def check_config(cfg: DictConfig) -> None:
     """The rules no signature can carry, then every ``_target_`` against its signature: nothing is built."""
     check_rules(cfg)
+    without_unmonitored_callbacks(cfg)
     check_signatures(cfg)
+
+
+def without_unmonitored_callbacks(cfg: DictConfig) -> None:
+    """With ``monitor.metric=null`` (a module that validates nothing), the callbacks that watch the metric that
+    decides (the best checkpoint, early stopping) are dropped, in one info line: the run keeps ``last.ckpt``."""
+    if cfg.monitor.get("metric") is not None:
+        return
+    callbacks = cfg.get("callbacks") or {}
+    raw = OmegaConf.to_container(callbacks, resolve=False) if OmegaConf.is_dict(callbacks) else {}
+    watching = [
+        name for name, node in raw.items() if isinstance(node, dict) and node.get("monitor") == "${monitor.metric}"
+    ]
+    for name in watching:
+        callbacks[name] = None
+    if watching:
+        log.info("monitor.metric is null: no %s (nothing decides a best); the run keeps last.ckpt", ", ".join(watching))
 
 
 def blame(node: Any, error: BaseException) -> tuple[str, Any] | None:
@@ -238,7 +255,8 @@ def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = (), chec
     callbacks = [build(f"callbacks.{name}", node) for name, node in (cfg.get("callbacks") or {}).items() if node]
     if offers(datamodule, NeedsCallbacks):
         callbacks += datamodule.extra_callbacks()
-    callbacks += [MonitorLogged(cfg.monitor.metric), RunConfigInCheckpoint(cfg), provenance]
+    callbacks += [MonitorLogged(cfg.monitor.metric)] if cfg.monitor.metric is not None else []
+    callbacks += [RunConfigInCheckpoint(cfg), provenance]
     callbacks += [LogHyperparameters(cfg, provenance), *extra_callbacks]
     loggers = [build_logger(name, node) for name, node in (cfg.get("logger") or {}).items() if node]
     trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False)

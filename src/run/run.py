@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 from omegaconf import DictConfig
+from pytorch_lightning.utilities.model_helpers import is_overridden
 
+from src.callbacks.hparams import LogHyperparameters
 from src.callbacks.run_config import inside
 from src.callbacks.safety import GracefulInterrupt, RunInterrupted, TimeLimit, stopped_ranks
 from src.capabilities import CountsTestConfusion, DeclaresLoggedMetrics, KeepsSplits, NamesClasses, offers
@@ -104,8 +106,11 @@ class Run:
         metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
         if not self.cfg.test_after_fit:
             return metrics
+        if not (is_overridden("test_step", parts.module) and has_test_data(parts)):
+            log.info("No test after training: %s has no test_step (or no test data)", type(parts.module).__name__)
+            return metrics
         best = self.best_checkpoint() if self.cfg.test_ckpt == "best" else ""
-        if self.cfg.test_ckpt == "best" and not best:
+        if self.cfg.test_ckpt == "best" and not best and self.cfg.monitor.metric is not None:
             log.warning("No best checkpoint was saved (no validation ran): testing the final weights")
         trainer.test(parts.module, datamodule=parts.datamodule, ckpt_path=best or None, verbose=False)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
@@ -144,6 +149,9 @@ class Run:
         log.info("Final metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in final.items()))
         log.info("Logs and checkpoints: %s", self.folder)
         log.info("View them with: tensorboard --logdir %s", shlex.quote(str(self.folder)))
+        for callback in self.parts.trainer.callbacks:
+            if isinstance(callback, LogHyperparameters):  # the HPARAMS table: what the module logged, as columns
+                callback.declare_columns(self.parts.trainer, metrics)
         result = self.sweeper_value(metrics)
         mark(self.folder, COMPLETED_MARKER, str(result))
         return result
@@ -158,6 +166,11 @@ class Run:
             if getattr(callback, "monitor", None) == cfg.monitor.metric and callback.best_model_score is not None:
                 return float(callback.best_model_score)
         return metrics.get(cfg.monitor.metric)
+
+
+def has_test_data(parts: RunParts) -> bool:
+    """Whether the datamodule (or the module) gives a test dataloader."""
+    return is_overridden("test_dataloader", parts.datamodule) or is_overridden("test_dataloader", parts.module)
 
 
 def requeued_by_the_cluster() -> bool:

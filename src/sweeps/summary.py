@@ -32,6 +32,7 @@ from src.records.status import (
     INTERRUPTED_MARKER,
     PRUNED_MARKER,
     TIME_LIMIT_MARKER,
+    command_words,
     paste_ready,
     stopped_early,
 )
@@ -98,11 +99,7 @@ def write_summary(sweep_dir: Path, planned: list[list[str]] | int | None = None)
 
 def continue_command(config: DictConfig, sweep_dir: Path) -> str:
     """The command that continues this sweep in ``sweep_dir``: its own command line, its folder, ``ckpt_path=auto``."""
-    hydra_overrides = [
-        o for o in config.hydra.overrides.hydra if o.split("=", 1)[0] not in ("hydra.sweep.dir", "hydra.mode")
-    ]
-    task = [o for o in config.hydra.overrides.task if o.split("=", 1)[0] != "ckpt_path"]
-    words = shlex.join(["python", "train.py", "-m", *hydra_overrides, *task])
+    words = shlex.join(command_words(config.hydra, "train.py", sweep=True, leave_out=("ckpt_path",)))
     return f"{words} {paste_ready('hydra.sweep.dir', sweep_dir)} ckpt_path=auto"
 
 
