@@ -137,7 +137,7 @@ def check_agrees(cfg: DictConfig, saved: dict[str, Any], key: str) -> None:
 
 def check_evaluates(module, split: str) -> None:
     """A module evaluates a split only with the step for it (``test_step``, ``validation_step``)."""
-    from pytorch_lightning.utilities.model_helpers import is_overridden
+    from src.lightning_package import is_overridden
 
     step = {"test": "test_step", "val": "validation_step"}[split]
     if not is_overridden(step, module):
@@ -168,6 +168,10 @@ class Evaluation:
         cfg = self.cfg = eval_config(cfg, saved_settings(self.ckpt, cfg, self.config_folders), self.overrides)
         cfg.ckpt_path = None  # eval loads the weights itself; nothing resumes
         cfg.paths.output_dir = str(self.folder)
+        from src.lightning_package import choose, package_of
+
+        if problem := choose(package_of(cfg.module.get("_target_"))):  # the checkpoint's module: its package
+            raise ConfigError("ckpt_path", f"its module {problem}")
         from src.run.build import build_run  # Lightning, once the checkpoint is known good: a typo is refused at once
 
         self.parts = build_run(cfg)

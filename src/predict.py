@@ -62,8 +62,7 @@ def predict(run, values: Any, top_k: int) -> list[dict[str, Any]]:
         inputs = run.datamodule.prediction_inputs(inputs)
     module = run.module.eval()
     try:
-        with torch.no_grad():
-            outputs = module(inputs)
+        outputs = forward(module, inputs)
     except Exception as error:  # noqa: BLE001 - torch's shape errors, in the key's words
         raise ConfigError(
             "predict", f"inputs of shape {tuple(inputs.shape)} do not fit this model ({first_line(error)})"
@@ -73,12 +72,25 @@ def predict(run, values: Any, top_k: int) -> list[dict[str, Any]]:
             "predict", f"the module's output for {len(inputs)} inputs is not one row each: {outputs!r:.80}"
         )
     if not (offers(module, GivesClassLogits) and module.gives_class_logits and outputs.ndim == 2):
-        return [{"output": np.round(row.float().cpu().numpy(), 4).tolist()} for row in outputs]
+        return [{"output": np.round(row.double().cpu().numpy(), 4).tolist()} for row in outputs]
     best = torch.softmax(outputs, dim=-1).topk(min(top_k, outputs.shape[-1]), dim=-1)
     return [
         {"class": int(classes[0]), "top": {int(c): round(float(p), 4) for c, p in zip(classes, p_row)}}
         for classes, p_row in zip(best.indices, best.values)
     ]
+
+
+def forward(module: torch.nn.Module, inputs: torch.Tensor) -> Any:
+    """The module's output for ``inputs``; whole numbers typed for a network of real numbers (``[[1,0,2]]``) are
+    given as its real numbers when it refuses them as they are."""
+    with torch.no_grad():
+        try:
+            return module(inputs)
+        except RuntimeError:
+            weights = next((p for p in module.parameters() if p.is_floating_point()), None)
+            if inputs.is_floating_point() or weights is None:
+                raise
+            return module(inputs.to(weights.dtype))
 
 
 def describe(result: dict) -> list[str]:

@@ -98,6 +98,8 @@ NOISE_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)  # Light
 NOISY_LOGGERS = (
     "pytorch_lightning.utilities.rank_zero",
     "lightning_fabric.utilities.rank_zero",
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
     "torch.utils.cpp_extension",
 )
 

@@ -14,7 +14,7 @@ from tests.conftest import subprocess_env
 
 # Distinct lines of the project's infrastructure run before the first step (502 before the path was made
 # one; the aim is 200). It may go down; a change that adds to it says why and moves this line.
-INFRASTRUCTURE_LINES = 540
+INFRASTRUCTURE_LINES = 570
 
 
 @pytest.mark.slow

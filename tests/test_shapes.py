@@ -6,6 +6,7 @@ stopped by SIGTERM and finished by the command it prints; each job is then evalu
 predictions and reported, with curves of what it logged."""
 
 import csv
+import re
 import shlex
 import signal
 import subprocess
@@ -99,3 +100,39 @@ def test_every_shape_sweeps_stops_resumes_by_its_printed_command_evaluates_and_r
     cfg = compose_config([*search, *demo], tmp_path / "eval_demo", config_name="eval")
     with pytest.raises(ConfigError, match=r"^split: test: DemoModel has no test_step"):
         run_eval(cfg, demo, FOLDERS)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers through /proc")
+def test_a_module_written_against_the_lightning_package_sweeps_resumes_and_evaluates(tmp_path):
+    """``import lightning as L``: the run's Trainer, callbacks and plugins come from that package too."""
+    launcher = subprocess.Popen(
+        [sys.executable, str(ROOT_DIR / "train.py"), "-m", *BYO, "model=lit", "seed=1,2", "launcher=parallel",
+         "hydra.launcher.n_jobs=2", "callbacks.last_checkpoint.every_n_train_steps=10", "trainer.max_epochs=1000",
+         "callbacks.early_stopping=null", *QUIET, "hydra.sweep.dir=sweep"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=subprocess_env(),
+    )  # fmt: skip
+    sweep = tmp_path / "sweep"
+    deadline = time.monotonic() + 180
+    while len(list(sweep.glob("*/checkpoints/last.ckpt"))) < 2:
+        assert time.monotonic() < deadline and launcher.poll() is None, launcher.communicate()[0][-3000:]
+        time.sleep(0.1)
+    launcher.send_signal(signal.SIGTERM)
+    output, _ = launcher.communicate(timeout=120)
+    assert launcher.returncode == 143 and "Traceback" not in output, output[-3000:]
+    (command,) = [line.split("Continue the sweep with: ")[1] for line in output.splitlines() if "Continue the" in line]
+    run_train(*shlex.split(command)[2:], "trainer.max_steps=60", "hydra.launcher.n_jobs=1", cwd=tmp_path, timeout=300)
+    assert set(statuses(sweep).values()) == {"COMPLETED"}
+    log = (sweep / "seed=1" / "train.log").read_text()
+    assert "Resuming from" in log and "lightning.pytorch" in log  # Lightning's own lines, from its package
+    predicted = run_train(*BYO, f"ckpt_path='{sweep / 'seed=1'}'", "predict=[[1,0,0,0,0,0,0,0]]", *QUIET,
+                          cwd=tmp_path, script="eval.py")  # fmt: skip
+    assert re.search(r"^input 0: -?\d+\.\d+$", predicted.stdout, re.MULTILINE), predicted.stdout  # a regression's
+
+
+def test_a_lightning_package_module_in_a_process_that_trains_with_pytorch_lightning_is_one_line(make_cfg):
+    from train import train
+
+    search = f"hydra.searchpath=[file://{BYO[1]}]"
+    with pytest.raises(ConfigError, match=r"^module._target_: is written against lightning, and this process trains"):
+        train(make_cfg(search, "model=lit", *QUIET))  # the test process imported pytorch_lightning already

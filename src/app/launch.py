@@ -18,7 +18,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from src import private_api
 from src.app.command import Command, read_command
@@ -103,10 +103,13 @@ def task_config(cfg: DictConfig) -> DictConfig:
 
 def launch_one(command: Command, job: Callable[..., Any]) -> None:
     """Set the run up (nothing written before its folder is claimed), then run it as Hydra's job in that folder."""
+    from src.lightning_package import choose, package_of
     from src.process import configure_process
 
     cfg = command.cfg
     task = task_config(cfg)
+    if problem := choose(package_of(OmegaConf.select(task, "module._target_"))):  # before Lightning is imported
+        raise ConfigError("module._target_", problem)
     configure_process(**task.process)
     run = job(task, origin_of(cfg.hydra, f"{command.config_name}.py", in_sweep=False))
     run.setup()
@@ -121,9 +124,12 @@ def launch_sweep(command: Command, job: Callable[..., Any]) -> None:
     """Claim the sweep's folder, then let Hydra's sweeper and launcher run its jobs (``sweep_job`` each)."""
     from submitit.core.utils import FailedJobError
 
+    from src.lightning_package import choose, package_of
     from src.sweeps.folder import claim_sweep_folder, withdraw_sweep
 
     folder = Path(command.cfg.hydra.sweep.dir)
+    if problem := choose(package_of(OmegaConf.select(command.cfg, "module._target_"))):  # the workers inherit it
+        raise ConfigError("module._target_", problem)
     created = claim_sweep_folder(folder, command.cfg)
 
     def sweep_job(cfg: DictConfig) -> Any:  # in the job's process: a worker, a cluster node, or this one

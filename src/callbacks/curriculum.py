@@ -9,11 +9,10 @@ length; the current length's accuracy is logged as ``val/stage_acc`` and the len
 
 from typing import Protocol
 
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping
 from torchmetrics.functional.classification import multiclass_accuracy
 
+from src.lightning_package import pl
 from src.metric_tags import CURRICULUM_TAGS
 
 
@@ -59,7 +58,7 @@ class LengthCurriculum(pl.Callback):
             self.epochs_at_length = 0
             self.data.set_train_length(self.length)
         for callback in trainer.callbacks:  # target accuracy cannot improve before the target length
-            if isinstance(callback, EarlyStopping):
+            if isinstance(callback, pl.callbacks.EarlyStopping):
                 callback.wait_count = 0
 
     def state_dict(self) -> dict:

@@ -2,18 +2,17 @@
 metrics the module logged as its columns."""
 
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning import Callback
-from pytorch_lightning.loggers import Logger, TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
 from torch.utils.tensorboard.writer import FileWriter
 from typing_extensions import override
 
 from src.callbacks.provenance import Provenance
+from src.lightning_package import pl
 from src.records.provenance import hparams_of
 from src.records.settings import flatten
 
 
-class LogHyperparameters(Callback):
+class LogHyperparameters(pl.Callback):
     """Logs the run's config when fitting starts, from global rank 0 only; ``declare_columns`` adds
     TensorBoard's HPARAMS table, whose columns are the metrics the module logged, once the run has them.
 
@@ -62,11 +61,13 @@ def apart_from_lightnings(params: dict, *objects) -> dict:
     return params
 
 
-def declare_columns(loggers: list[Logger], params: dict, columns: tuple[str, ...]) -> None:
+def declare_columns(loggers: list[pl.loggers.Logger], params: dict, columns: tuple[str, ...]) -> None:
     """TensorBoard's HPARAMS table: ``params`` flat, and ``columns``, the metric tags its values are read from."""
     flat = flatten(params)
     for logger in loggers:
-        if isinstance(logger, TensorBoardLogger):  # an event file of its own beside the run's, which it reads too
+        if isinstance(
+            logger, pl.loggers.TensorBoardLogger
+        ):  # an event file of its own beside the run's, which it reads too
             writer = FileWriter(logger.log_dir)
             # the HPARAMS columns; TensorBoard reads their values from the scalars of these tags
             for summary in hparams(flat, {name: 0.0 for name in columns}):

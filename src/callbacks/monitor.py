@@ -6,13 +6,13 @@ has logged its names, so a misspelled ``val_acc`` fails in one line listing what
 rather than after hours of checkpoints that never save.
 """
 
-from pytorch_lightning import Callback
 from typing_extensions import override
 
 from src.config.errors import ConfigError
+from src.lightning_package import pl
 
 
-class MonitorLogged(Callback):
+class MonitorLogged(pl.Callback):
     """Raises a ConfigError naming ``monitor.metric`` when the first validation did not log ``metric``."""
 
     def __init__(self, metric: str):

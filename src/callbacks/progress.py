@@ -9,21 +9,21 @@ import logging
 import sys
 import time
 
-from pytorch_lightning.callbacks import ProgressBar, RichProgressBar
 from typing_extensions import override
 
 from src.config.errors import check_finite_number, check_int
+from src.lightning_package import pl
 from src.metric_tags import STEP_TAGS
 
 log = logging.getLogger("progress")
 
 
-def progress_bar(refresh_rate: int = 1, min_seconds: float = 1.0) -> ProgressBar:
+def progress_bar(refresh_rate: int = 1, min_seconds: float = 1.0) -> pl.callbacks.ProgressBar:
     """``RichProgressBar`` when stdout is a terminal, else ``LogProgress``."""
     check_int("refresh_rate", refresh_rate, minimum=0)
     check_finite_number("min_seconds", min_seconds, minimum=0, allow_none=False)
     if sys.stdout.isatty():
-        return RichProgressBar(refresh_rate=refresh_rate)
+        return pl.callbacks.RichProgressBar(refresh_rate=refresh_rate)
     return LogProgress(min_seconds=min_seconds)
 
 
@@ -32,7 +32,7 @@ def metrics_line(metrics: dict, prefix: str) -> str:
     return " | ".join(f"{tag} {float(value):.4f}" for tag, value in sorted(metrics.items()) if tag.startswith(prefix))
 
 
-class LogProgress(ProgressBar):
+class LogProgress(pl.callbacks.ProgressBar):
     """One log line per validation (throttled to one every ``min_seconds``) and one at each end."""
 
     def __init__(self, min_seconds: float = 1.0):

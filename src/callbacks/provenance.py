@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import torch
-from pytorch_lightning import Callback
 from typing_extensions import override
 
+from src.lightning_package import pl
 from src.records.provenance import cpu_name, now, provenance, read_provenance, write_provenance
 
 
@@ -24,7 +24,7 @@ def device_of(trainer) -> dict:
     }
 
 
-class Provenance(Callback):
+class Provenance(pl.Callback):
     """Writes ``provenance.json`` when fitting starts and again, with the end time, when the run is torn
     down; on global rank 0 only. A resumed run keeps the records of the runs it continues (``earlier``)."""
 

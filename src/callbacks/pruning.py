@@ -17,9 +17,9 @@ import logging
 from pathlib import Path
 
 import optuna
-import pytorch_lightning as pl
 from optuna.trial import TrialState
 
+from src.lightning_package import pl
 from src.private_api import optuna_trial
 from src.records.status import PRUNED_MARKER, mark
 

@@ -20,15 +20,15 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning import Callback, LightningDataModule, LightningModule
 from typing_extensions import override
 
+from src.lightning_package import pl
 from src.records.settings import TREE_KEY, settings_tree
 
 log = logging.getLogger(__name__)
 HPARAMS = (
-    (LightningModule.CHECKPOINT_HYPER_PARAMS_KEY, LightningModule.CHECKPOINT_HYPER_PARAMS_TYPE),
-    (LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY, LightningDataModule.CHECKPOINT_HYPER_PARAMS_TYPE),
+    (pl.LightningModule.CHECKPOINT_HYPER_PARAMS_KEY, pl.LightningModule.CHECKPOINT_HYPER_PARAMS_TYPE),
+    (pl.LightningDataModule.CHECKPOINT_HYPER_PARAMS_KEY, pl.LightningDataModule.CHECKPOINT_HYPER_PARAMS_TYPE),
 )
 PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
 
@@ -75,7 +75,7 @@ def plain_hyperparameters(checkpoint: dict[str, Any], tree: dict[str, Any]) -> N
         checkpoint.pop(type_key, None)  # the class of an OmegaConf container: plain dicts need none
 
 
-class RunConfigInCheckpoint(Callback):
+class RunConfigInCheckpoint(pl.Callback):
     """Stores the run's settings tree (plain values only) in every checkpoint it writes; keeps a resumed
     checkpoint's file paths to the run's own folder."""
 

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import torch
 from hydra.errors import CompactHydraException
-from pytorch_lightning import Callback
-from pytorch_lightning.callbacks import Timer
 from typing_extensions import override
 
 from src.callbacks.slurm import PREEMPTED, REQUEUED, why_slurm_stops_this_job
 from src.config.errors import check_int
+from src.lightning_package import pl
 from src.records.status import INTERRUPTED_MARKER, TIME_LIMIT_MARKER, mark, paste_ready
 from src.signals import install, restore
 
@@ -56,7 +55,7 @@ def save_last(trainer, run_dir: Path, resume_command: str) -> tuple[Path, str]:
     return path, f"{resume_command} {paste_ready('ckpt_path', path)}"
 
 
-class GracefulInterrupt(Callback):
+class GracefulInterrupt(pl.Callback):
     """Turns SIGINT/SIGTERM during training into a saved, marked, resumable stop at a batch boundary."""
 
     def __init__(self, run_dir: str | Path, resume_command: str):
@@ -163,12 +162,12 @@ def interrupted(reason: str, path: str | Path, command: str) -> RunInterrupted:
     return RunInterrupted(f"Interrupted ({name}) {rest}; saved {path}. Resume with: {command}", getattr(signal, name))
 
 
-def timer_of(trainer) -> Timer | None:
+def timer_of(trainer) -> pl.callbacks.Timer | None:
     """The Timer Lightning adds for ``max_time``, if the run has one."""
-    return next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    return next((c for c in trainer.callbacks if isinstance(c, pl.callbacks.Timer)), None)
 
 
-class TimeLimit(Callback):
+class TimeLimit(pl.Callback):
     """Where ``trainer.max_time`` ends training: ``last.ckpt`` saved at that step, and a ``TIME_LIMIT`` file.
 
     Lightning's Timer only stops the loop; the last checkpoint would be the one before, and
@@ -196,7 +195,7 @@ class TimeLimit(Callback):
         mark(self.run_dir, TIME_LIMIT_MARKER, f"stopped by trainer.max_time {where}\n{command}\n")
 
 
-class NonFiniteGuard(Callback):
+class NonFiniteGuard(pl.Callback):
     """Stops training at a non-finite loss, checked every ``check_every_n_steps`` steps.
 
     A diverged run stays diverged (its weights are NaN), so looking at every N-th step's loss

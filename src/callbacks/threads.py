@@ -8,11 +8,12 @@ a run whose strategy forks its ranks keeps its own process at one thread until t
 """
 
 import torch
-from pytorch_lightning import Callback
 from typing_extensions import override
 
+from src.lightning_package import pl
 
-class RankThreads(Callback):
+
+class RankThreads(pl.Callback):
     """Sets ``threads`` intra-op threads in each rank, as it starts (after the fork)."""
 
     def __init__(self, threads: int):

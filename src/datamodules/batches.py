@@ -10,10 +10,10 @@ import math
 from abc import abstractmethod
 from dataclasses import dataclass
 
-import pytorch_lightning as pl
 import torch
 
 from src.config.errors import ConfigError
+from src.lightning_package import pl
 
 
 class EpochShuffle:

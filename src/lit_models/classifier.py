@@ -4,7 +4,6 @@ import functools
 import inspect
 from collections.abc import Callable
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -13,6 +12,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from typing_extensions import override
 
 from src.config.errors import ConfigError, check_bool, check_choice, first_line
+from src.lightning_package import pl
 from src.metric_tags import MONITORABLE_TAGS, SPLITS, tag
 from src.metrics import LossAccuracy
 from src.private_api import FastHookNames

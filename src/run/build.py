@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -38,7 +37,8 @@ from src.capabilities import (
 )
 from src.config.errors import ConfigError, first_line, is_number, root_cause
 from src.config.rules import check_monitors, check_rules, check_validation_fits_epoch
-from src.config.signatures import check_signatures
+from src.config.signatures import check_signatures, target_nodes
+from src.lightning_package import choose, in_package, package_of, pl
 from src.run.storage import check_room_for_outputs, check_tracking_uri
 from src.trainer.devices import forks_ranks, one_owner_of_cluster_signals, place_processes, threads_per_rank
 
@@ -49,7 +49,7 @@ KEY_HINTS = {
     "trainer.devices": "this machine's devices: trainer.devices=1, or auto for all",
 }
 VALUE_ERRORS = (ValueError, TypeError, LookupError, AssertionError)  # what a constructor says of a value it refuses
-OPTIONAL_LOGGERS = {"pytorch_lightning.loggers.MLFlowLogger": "mlflow"}  # the extra that installs the library
+OPTIONAL_LOGGERS = {".loggers.MLFlowLogger": "mlflow"}  # a logger whose library is an extra: the extra
 
 
 @dataclass
@@ -65,9 +65,21 @@ class RunParts:
 
 def check_config(cfg: DictConfig) -> None:
     """The rules no signature can carry, then every ``_target_`` against its signature: nothing is built."""
+    if isinstance(cfg.get("module"), DictConfig):
+        if problem := choose(package_of(cfg.module.get("_target_"))):
+            raise ConfigError("module._target_", problem)
+    in_lightning_package(cfg)
     check_rules(cfg)
     without_unmonitored_callbacks(cfg)
     check_signatures(cfg)
+
+
+def in_lightning_package(cfg: DictConfig) -> None:
+    """Every Lightning ``_target_`` of the config as the package this process trains with (``in_package``)."""
+    tree = {k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items() if k != "hydra"}
+    for path, node in target_nodes(tree):
+        if (target := in_package(node["_target_"])) != node["_target_"]:
+            OmegaConf.update(cfg, f"{path}._target_", target, merge=False)
 
 
 def without_unmonitored_callbacks(cfg: DictConfig) -> None:
@@ -166,7 +178,7 @@ def installed(module: str) -> bool:
 
 def build_logger(name: str, node: DictConfig) -> Any:
     """A logger; one whose library is an optional extra and missing is refused saying how to install it."""
-    extra = OPTIONAL_LOGGERS.get(node.get("_target_"))
+    extra = next((e for suffix, e in OPTIONAL_LOGGERS.items() if str(node.get("_target_")).endswith(suffix)), None)
     if extra is not None and not installed(extra):
         raise ConfigError(
             f"logger.{name}", f"needs {extra}, an optional extra: pip install -e '.[{extra}]' (make install has it)"

@@ -218,9 +218,11 @@ def check_time_left(max_time, ckpt_path: str | Path) -> None:
     stop before its first step and report the old results as new ones."""
     if max_time is None:
         return
-    from pytorch_lightning.callbacks import Timer
+    from src.lightning_package import pl
 
-    probe = Timer(duration=max_time)  # Lightning reads the duration (DD:HH:MM:SS, a dict, ...) as the run will
+    probe = pl.callbacks.Timer(
+        duration=max_time
+    )  # Lightning reads the duration (DD:HH:MM:SS, a dict, ...) as the run will
     state = read_checkpoint(ckpt_path).get("callbacks", {})
     if probe.state_key not in state:
         return

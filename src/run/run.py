@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 from omegaconf import DictConfig
-from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from src.callbacks.hparams import LogHyperparameters
 from src.callbacks.run_config import inside
 from src.callbacks.safety import GracefulInterrupt, RunInterrupted, TimeLimit, stopped_ranks
 from src.capabilities import CountsTestConfusion, DeclaresLoggedMetrics, KeepsSplits, NamesClasses, offers
 from src.config.errors import ConfigError, one_line
+from src.lightning_package import is_overridden
 from src.metric_tags import STEP_TAGS
 from src.records.boundary import write_boundary
 from src.records.confusion import write_confusion

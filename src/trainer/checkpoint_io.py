@@ -5,11 +5,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pytorch_lightning.plugins.io import TorchCheckpointIO
 from typing_extensions import override
 
+from src.lightning_package import pl
 
-class AtomicCheckpointIO(TorchCheckpointIO):
+
+class AtomicCheckpointIO(pl.plugins.io.TorchCheckpointIO):
     """Writes each checkpoint to a temporary file beside it, then renames it into place.
 
     A process killed during a save (``kill -9``, a node lost) leaves the previous checkpoint

@@ -100,5 +100,8 @@ def one_owner_of_cluster_signals(trainer_cfg: DictConfig) -> None:
     if tasks.isdigit() and int(tasks) > 1 and forks_ranks(trainer_cfg):  # SLURM started one process per rank
         trainer_cfg.strategy = "ddp"  # each task is a rank (SLURMEnvironment): none forks more
     plugins = list(trainer_cfg.get("plugins") or [])
-    if not any(isinstance(p, DictConfig) and p.get("_target_") == SLURM_ENVIRONMENT for p in plugins):
-        trainer_cfg.plugins = [*plugins, {"_target_": SLURM_ENVIRONMENT, "auto_requeue": False}]
+    from src.lightning_package import in_package
+
+    environment = in_package(SLURM_ENVIRONMENT)
+    if not any(isinstance(p, DictConfig) and p.get("_target_") == environment for p in plugins):
+        trainer_cfg.plugins = [*plugins, {"_target_": environment, "auto_requeue": False}]

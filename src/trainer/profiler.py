@@ -2,10 +2,10 @@
 
 from contextlib import nullcontext
 
-from pytorch_lightning.profilers import PassThroughProfiler
+from src.lightning_package import pl
 
 
-class NoProfiler(PassThroughProfiler):
+class NoProfiler(pl.profilers.PassThroughProfiler):
     """Lightning's pass-through profiler without a context manager built per hook call.
 
     The Trainer wraps each of the ~40 hooks of a training step in ``profiler.profile(name)``. The
