@@ -1,7 +1,17 @@
-# One-command set-up: `make train` and `make test` build .venv when it is missing or older than
-# pyproject.toml, install Fashion-MNIST from Debian where apt is available, then do their job.
+# One-command set-up: `make train` and `make test` build the line's virtual environment when it is missing
+# or older than pyproject.toml or the line's constraints, install Fashion-MNIST from Debian where apt is
+# available, then do their job.
+#
+# Two Hydra lines (docs/scaling.md): LINE=stable (released Hydra 1.3, Optuna 2.10) in .venv, and
+# LINE=hydra-1.4 (Hydra 1.4, Optuna 5, SQLAlchemy 2, optuna-dashboard) in .venv-hydra-1.4, e.g.
+# `make test LINE=hydra-1.4`. The next line is the default: moving it is this one line.
+LINE ?= stable
 PYTHON ?= python3
-VENV ?= .venv
+VENV ?= $(if $(filter stable,$(LINE)),.venv,.venv-$(LINE))
+CONSTRAINTS := constraints/$(LINE).txt
+comma := ,
+# optuna-dashboard needs Optuna >= 3.6: only the hydra-1.4 line has it
+EXTRAS := $(if $(filter stable,$(LINE)),dev$(comma)mlflow,dev$(comma)mlflow$(comma)dashboard)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
@@ -12,11 +22,11 @@ ARGS ?=
 install: $(STAMP) fashion-mnist
 
 # Quiet: one line saying what is installed, then only pip's warnings and errors.
-$(STAMP): pyproject.toml
-	@echo "Installing PyTorch, Lightning, Hydra and the rest into $(VENV) (a few minutes the first time)..."
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@echo "Installing PyTorch, Lightning, Hydra and the rest ($(LINE) line) into $(VENV) (a few minutes the first time)..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -qq --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -qq --disable-pip-version-check -e '.[dev,mlflow]'
+	@$(PY) -m pip install -qq --disable-pip-version-check -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 	@echo "Installed."
 
@@ -67,4 +77,4 @@ gpu-check: install
 	$(PY) benchmarks/gpu.py
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf .venv .venv-* outputs .pytest_cache

@@ -172,9 +172,11 @@ class Evaluation:
 
         if problem := choose(package_of(cfg.module.get("_target_"))):  # the checkpoint's module: its package
             raise ConfigError("ckpt_path", f"its module {problem}")
+        from src.config.targets import allowing, execution_allowlist
         from src.run.build import build_run  # Lightning, once the checkpoint is known good: a typo is refused at once
 
-        self.parts = build_run(cfg)
+        with allowing(execution_allowlist(cfg)):  # the checkpoint's classes, each checked above, and eval's own
+            self.parts = build_run(cfg)
         check_weights_fit(self.parts.module, self.ckpt)
         if cfg.predict is None:
             check_evaluates(self.parts.module, cfg.split)  # weights-only, strict: the module holds the checkpoint's

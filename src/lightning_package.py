@@ -63,6 +63,18 @@ def in_package(target: str) -> str:
     return target
 
 
+def spellings(target: str) -> set[str]:
+    """A target as each Lightning package names it (``pytorch_lightning.Trainer``, ``lightning.pytorch.Trainer``);
+    any other as it is. Text only: nothing is imported."""
+    found = {target}
+    for package, fabric in FABRIC.items():
+        for prefix, kind in ((package, "package"), (fabric, "fabric")):
+            if target.startswith(prefix + "."):
+                for other, other_fabric in FABRIC.items():
+                    found.add((other if kind == "package" else other_fabric) + target[len(prefix) :])
+    return found
+
+
 def __getattr__(attribute: str) -> Any:
     """``pl`` (the package) and ``is_overridden`` (its helper), imported on first use, which fixes the choice."""
     if attribute not in ("pl", "is_overridden"):

@@ -1,8 +1,9 @@
 """Every use of a library's private API, each in one small helper that says why no public API serves.
 
-Checked against hydra-core 1.3.8, pytorch-lightning 2.6.6 and optuna 2.10.1; pyproject.toml
-bounds each of them below its next minor (or major) release, and tests/test_private_api.py
-exercises every helper, so an upgrade that moves one fails there, in one obvious place. Nothing
+Checked against pytorch-lightning 2.6.6 and both Hydra lines (docs/scaling.md): hydra-core 1.3.8 with
+optuna 2.10.1, and hydra-core 1.4.0rc3 with optuna 5.1. pyproject.toml and constraints/ bound each below
+its next untested release, and tests/test_private_api.py (run on both lines) exercises every helper, so
+an upgrade that moves one fails there, in one obvious place. Nothing
 here replaces a library's function: each helper reads or constructs, and only for its caller.
 """
 
@@ -36,7 +37,10 @@ def hydra_app(conf_dir: Path, task_name: str, config_dir: str | None = None):
     from hydra.core.config_search_path import SearchPathQuery
     from hydra.errors import SearchPathException
 
-    version.setbase("1.3")  # what @hydra.main(version_base="1.3") sets: no chdir into the job's folder
+    from src.config.compose import hydra_before_1_4
+
+    if hydra_before_1_4():  # what @hydra.main(version_base="1.3") sets: no chdir into the job's folder
+        version.setbase("1.3")  # (Hydra 1.4 behaves so by default and deprecates version_base)
 
     search_path = create_config_search_path(str(conf_dir))
     if config_dir is not None:
@@ -71,18 +75,29 @@ def run_one(app, cfg, config_name: str, task) -> JobReturn:
     return job
 
 
-def sweep(app, cfg, config_name: str, task) -> None:
+def sweep(app, cfg, config_name: str, task, sweeper_settings: dict | None = None) -> None:
     """Hydra's multirun of ``task`` on the composed ``cfg``: its callbacks, then its sweeper and launcher,
-    as ``Hydra.multirun`` does after composing. Each job's config is composed by the sweeper."""
+    as ``Hydra.multirun`` does after composing. Each job's config is composed by the sweeper.
+
+    ``sweeper_settings`` (``{"n_trials": 3}``) are the sweeper's for this launch only: its constructor
+    takes them, and the config stays as composed, so each job's (composed again from the command line)
+    still equals it, as Hydra 1.4 requires, and the sweep's printed commands are the user's."""
     from hydra._internal.callbacks import Callbacks
     from hydra.core.plugins import Plugins
     from hydra.types import HydraContext
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict, read_write
 
     callbacks = Callbacks(cfg)
     callbacks.on_multirun_start(config=cfg, config_name=config_name)
     context = HydraContext(config_loader=app.config_loader, callbacks=callbacks)
-    sweeper = Plugins.instance().instantiate_sweeper(config=cfg, hydra_context=context, task_function=task)
+    composed = {key: cfg.hydra.sweeper.get(key) for key in sweeper_settings or {}}
+    with read_write(cfg.hydra), open_dict(cfg.hydra):
+        cfg.hydra.sweeper.merge_with(sweeper_settings or {})
+    try:
+        sweeper = Plugins.instance().instantiate_sweeper(config=cfg, hydra_context=context, task_function=task)
+    finally:
+        with read_write(cfg.hydra), open_dict(cfg.hydra):
+            cfg.hydra.sweeper.merge_with(composed)
     sweeper.sweep(arguments=OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False))
     callbacks.on_multirun_end(config=cfg, config_name=config_name)
 

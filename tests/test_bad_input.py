@@ -46,7 +46,7 @@ COMMAND_LINE = [
     (["launcher=parallel"], "launcher: chooses where a sweep's jobs run, and a single run has none; add -m"),
     (["hydra.run.dir=notafolder/run"], "hydra.run.dir: cannot write the run's outputs under"),
     # the sweep plugins' settings, by the objects the plugins build (src/config/plugins.py)
-    ([*SEARCH, "hydra.sweeper.direction=up"], "hydra.sweeper.direction: 'up': Please set either 'minimize' or"),
+    ([*SEARCH, "hydra.sweeper.direction=up"], "hydra.sweeper.direction: 'up': Optuna takes minimize or maximize"),
     ([*SEARCH, "optimized_metric=null", "hydra.sweeper.direction=minimize"], "hydra.sweeper.direction: minimize contr"),
     ([*SEARCH, "optimized_metric=null", "monitor.metric=null"], "monitor.metric: is null, so a search has nothing to"),
     ([*SEARCH, "hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials: must be an integer >= 1, got 0"),
@@ -288,10 +288,10 @@ def test_a_config_file_that_does_not_parse_is_named_with_its_line_and_column(tmp
     conf = shutil.copytree(ROOT_DIR / "conf", tmp_path / "conf")
     (conf / "experiment" / "mine.yaml").write_text("# @package _global_\ndata:\n  input_length: [3\n  batch_size: 4\n")
     message = bad_command_line(["experiment=mine"], tmp_path, conf_dir=conf)
-    assert (
-        message == "conf/experiment/mine.yaml:4:13: not valid YAML: while parsing a flow sequence; expected ',' or"
-        " ']', but got ':'"
-    )
+    # the parser's own words after the place: PyYAML's ("expected ',' or ']', but got ':'") on OmegaConf 2.3,
+    # libyaml's ("did not find expected ',' or ']'") on 2.4
+    assert message.startswith("conf/experiment/mine.yaml:4:13: not valid YAML: while parsing a flow sequence; ")
+    assert "expected ',' or ']'" in message and "\n" not in message
 
 
 @pytest.mark.parametrize("script, folder", [("train", "outputs"), ("eval", "outputs"), ("train -m", "multirun")])

@@ -267,3 +267,18 @@ def test_a_resumed_run_whose_best_checkpoint_cannot_be_read_tests_its_final_weig
     train(cfg)  # nothing left to train: straight to the test
     assert "The best checkpoint cannot be read" in caplog.text and "testing the final weights" in caplog.text
     assert (run / "COMPLETED").exists()
+
+
+def test_a_target_outside_the_allowlist_in_force_is_refused_in_one_line_naming_its_key(tmp_path):
+    """On both Hydra lines (on 1.4 Hydra's own execution allowlist holds the same set)."""
+    from src.config.compose import compose_config
+    from src.config.targets import allowing
+    from src.run.build import build
+
+    cfg = compose_config(["model=mlp"], tmp_path)
+    with allowing({"src.networks.rnn.VanillaRNN"}), pytest.raises(ConfigError) as refused:
+        build("model", cfg.model)
+    assert str(refused.value).startswith(
+        "model._target_: 'src.networks.mlp.MLP' is not a class the config here names: refused"
+    )
+    assert build("model", cfg.model).__class__.__name__ == "MLP"  # outside: what the node itself names

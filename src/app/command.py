@@ -46,6 +46,12 @@ class Command:
         found = [Path(s.path) for s in sources if s.schema == "file" and Path(s.path).is_dir()]
         return tuple(found) or (self.conf_dir,)
 
+    def allowlist(self) -> frozenset[str]:
+        """What any ``instantiate`` of this command may call: what its composed config names."""
+        from src.config.targets import execution_allowlist
+
+        return execution_allowlist(self.cfg)
+
 
 def only_prints(args) -> bool:
     """Whether the command line asks Hydra to print something (help, the config, ...) and run nothing."""

@@ -25,6 +25,7 @@ from src.app.command import Command, read_command
 from src.app.preflight import check_command
 from src.config.compose import CONF_DIR
 from src.config.errors import ConfigError, one_line
+from src.config.targets import allowing, execution_allowlist
 from src.records.status import command_words
 
 log = logging.getLogger("train")
@@ -69,11 +70,12 @@ def main(argv: list[str], config_name: str, job: Callable[[DictConfig, Origin], 
         if command.cfg is None:
             private_api.print_only(command.args, command.parser, lambda cfg: None, command.conf_dir, config_name)
             return
-        check_command(command)
-        if command.multirun:
-            launch_sweep(command, job)
-        else:
-            launch_one(command, job)
+        with allowing(command.allowlist()):
+            check_command(command)
+            if command.multirun:
+                launch_sweep(command, job)
+            else:
+                launch_one(command, job)
     except ConfigError as error:
         if full_error:
             raise
@@ -125,18 +127,25 @@ def launch_sweep(command: Command, job: Callable[..., Any]) -> None:
     from submitit.core.utils import FailedJobError
 
     from src.lightning_package import choose, package_of
+    from src.run.folder import release_folder
     from src.sweeps.folder import claim_sweep_folder, withdraw_sweep
+    from src.sweeps.search import is_search, prepare_search
 
     folder = Path(command.cfg.hydra.sweep.dir)
     if problem := choose(package_of(OmegaConf.select(command.cfg, "module._target_"))):  # the workers inherit it
         raise ConfigError("module._target_", problem)
     created = claim_sweep_folder(folder, command.cfg)
+    settings = {"n_trials": prepare_search(command.cfg)} if is_search(command.cfg) else {}  # what is left of it
+    if settings.get("n_trials") == 0:
+        log.info("The search in %s has all its n_trials: nothing to run (raise hydra.sweeper.n_trials)", folder)
+        release_folder(folder)
+        return
 
     def sweep_job(cfg: DictConfig) -> Any:  # in the job's process: a worker, a cluster node, or this one
         return run_sweep_job(cfg, job)
 
     try:
-        private_api.sweep(command.app, command.cfg, command.config_name, sweep_job)
+        private_api.sweep(command.app, command.cfg, command.config_name, sweep_job, settings)
     except FailedJobError as error:  # sbatch refused the job array: no job ran, nothing of the sweep stays
         withdraw_sweep(folder, created)
         said = [line.strip() for line in str(error).splitlines() if "error" in line.lower()] or [one_line(error)]
@@ -157,7 +166,11 @@ def run_sweep_job(cfg: DictConfig, job: Callable[..., Any]) -> Any:
 
     hydra = HydraConfig.get()
     folder = Path(hydra.runtime.output_dir)
-    with job_share(hydra.launcher.get("n_jobs"), hydra.sweep.dir, folder, cfg.trainer):
+    # what this job's own config names (a sweep over model=a,b composes each job's from the command line)
+    with (
+        allowing(execution_allowlist(cfg)),
+        job_share(hydra.launcher.get("n_jobs"), hydra.sweep.dir, folder, cfg.trainer),
+    ):
         try:
             configure_process(**cfg.process)
             run = job(cfg, origin_of(hydra, f"{hydra.job.config_name}.py", in_sweep=True))

@@ -175,13 +175,15 @@ def bad_command_line(
     when it would go on. Reads, composes and checks exactly as the entry does (tests, docs checks)."""
     from src.app.command import only_prints, read_command
     from src.config.compose import CONF_DIR
+    from src.config.targets import allowing
 
     before = Path.cwd()
     os.chdir(cwd)
     try:
         command = read_command(argv, config_name, conf_dir or CONF_DIR)
         if not only_prints(command.args):
-            check_command(command)
+            with allowing(command.allowlist()):
+                check_command(command)
     except ConfigError as error:
         return str(error)
     finally:

@@ -24,12 +24,20 @@ def compose_config(
     ``with_hydra`` keeps the ``hydra`` node (launcher, sweeper) in it; ``config_name="eval"`` is eval.py's.
     """
     root_dir = Path(output_dir).absolute().parent
-    with initialize_config_dir(str(conf_dir), version_base="1.3"):
+    version = {"version_base": "1.3"} if hydra_before_1_4() else {}  # Hydra 1.4 deprecates it (1.3 is its default)
+    with initialize_config_dir(str(conf_dir), **version):
         return compose(
             config_name,
             overrides=[f"paths.root_dir='{root_dir}'", f"paths.output_dir='{output_dir}'", *overrides],
             return_hydra_config=with_hydra,
         )
+
+
+def hydra_before_1_4() -> bool:
+    """Whether the Hydra installed is the stable line's (1.3), whose defaults ``version_base`` chooses."""
+    from hydra import __version__
+
+    return tuple(int(part) for part in __version__.split(".")[:2]) < (1, 4)
 
 
 def config_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.config.errors import ConfigError, check_int, first_line
 
+DIRECTIONS = ("minimize", "maximize")  # the names of optuna.study.StudyDirection a study takes
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
 SUBMITIT_CLUSTERS = {
     "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher": "slurm",
@@ -52,6 +53,9 @@ def check_optuna_sweeper(sweeper: DictConfig, sweep_dir: Path) -> None:
         raise ConfigError("hydra.sweeper.sampler", f"{what}{why}") from None
     direction = direction_names(sweeper.direction)
     many = isinstance(direction, list)
+    for name in direction if many else [direction]:  # Optuna's own check words it differently in each release
+        if str(name).lower() not in DIRECTIONS:
+            raise ConfigError("hydra.sweeper.direction", f"{name!r}: Optuna takes {' or '.join(DIRECTIONS)}")
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the throw-away study is not news to the user
     try:

@@ -5,6 +5,7 @@ import os
 from omegaconf import OmegaConf
 
 SWEPT_KEYS_ENV = "TRAIN_SWEPT_KEYS"  # set by src.sweeps.summary.SweepSummary when a multirun starts
+TRIALS_ENV = "TRAIN_STORED_TRIALS"  # set by src.sweeps.search: the trials a continued search's study held
 
 
 def _if(condition, then, otherwise):
@@ -20,6 +21,12 @@ def _job_name(*, _root_) -> str:
     swept = set(filter(None, os.environ.get(SWEPT_KEYS_ENV, "").split(",")))
     overrides = sorted(o for o in _root_.hydra.overrides.task if o.split("=", 1)[0].lstrip("+~") in swept)
     return ",".join(overrides).replace("/", "_") or f"job{_root_.hydra.job.num}"
+
+
+def _trial_name(*, _root_) -> str:
+    """A search job's folder name: ``trial<N>``, N its Optuna trial number (the trials the study held when the
+    search started, then the job's own number), so a continued search numbers its new trials on."""
+    return f"trial{int(os.environ.get(TRIALS_ENV, 0)) + int(_root_.hydra.job.num)}"
 
 
 def _parallel_jobs() -> int:
@@ -86,6 +93,7 @@ RESOLVERS = {
     "if": _if,
     "pid": os.getpid,
     "job_name": _job_name,
+    "trial_name": _trial_name,
     "parallel_jobs": _parallel_jobs,
     "on_gpu": _on_gpu,
     "experiment_name": _experiment_name,
@@ -93,6 +101,19 @@ RESOLVERS = {
     "basename": lambda path: os.path.basename(os.path.normpath(str(path))),
 }
 
+
+def register(name: str, resolver, use_cache: bool = False) -> None:
+    """OmegaConf's resolver registration: ``register_resolver`` from OmegaConf 2.4 (where
+    ``register_new_resolver`` is deprecated); ``register_new_resolver`` on 2.3, whose ``register_resolver``
+    is the legacy one, with other argument rules."""
+    import inspect
+
+    if "use_cache" in inspect.signature(OmegaConf.register_resolver).parameters:
+        OmegaConf.register_resolver(name, resolver, use_cache=use_cache)
+    else:
+        OmegaConf.register_new_resolver(name, resolver, use_cache=use_cache)
+
+
 for _name, _fn in RESOLVERS.items():
     if not OmegaConf.has_resolver(_name):
-        OmegaConf.register_new_resolver(_name, _fn, use_cache=_name == "pid")
+        register(_name, _fn, use_cache=_name == "pid")

@@ -10,11 +10,18 @@ for every other string that reads as an import path (``dataset: torchvision.data
 which a datamodule imports): it must be one the config here names under the same key. Strings that
 OmegaConf would resolve (``${oc.env:SECRET}``) are refused too: a file's value stays a value.
 
+The same set is what every ``instantiate`` may call (``allowing``): on Hydra 1.4 it is passed to Hydra as
+its execution allowlist (``hydra.utils.execution_whitelist``), the library's own form of this rule; on
+both lines ``check_allowed`` refuses, naming the key, a target outside it before anything is built.
+
 Torch-free; ``conf/`` is read as plain YAML (no interpolation is resolved).
 """
 
+import contextlib
+import contextvars
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +61,10 @@ def package_of(path: Path, conf_dir: Path) -> tuple[str, ...]:
     return path.parent.relative_to(conf_dir).parts
 
 
-def conf_targets(conf_dir: Path = CONF_DIR) -> dict[str, set[str]]:
+@functools.cache
+def conf_targets(conf_dir: Path = CONF_DIR) -> dict[str, frozenset[str]]:
     """``{"model": {"src.networks.rnn.VanillaRNN", ...}, "data": {...}, ...}``: the classes each top-level
-    key of any config file under ``conf_dir`` names (Hydra's own settings left out)."""
+    key of any config file under ``conf_dir`` names (Hydra's own settings left out). Read once a process."""
     allowed: dict[str, set[str]] = {}
     for path in sorted(conf_dir.rglob("*.yaml")):
         if path.relative_to(conf_dir).parts[0] == "hydra":
@@ -70,7 +78,7 @@ def conf_targets(conf_dir: Path = CONF_DIR) -> dict[str, set[str]]:
             full = (*package, *where)
             if full and full[0] != "hydra" and isinstance(target, str):
                 allowed.setdefault(full[0], set()).add(target)
-    return allowed
+    return {key: frozenset(targets) for key, targets in allowed.items()}
 
 
 def allowed_targets(cfg: Any, conf_dirs: tuple[Path, ...] = (CONF_DIR,)) -> dict[str, set[str]]:
@@ -117,4 +125,59 @@ def check_tree(tree: dict[str, Any], allowed: dict[str, set[str]], source: str, 
             key,
             f"{source} holds {'.'.join(where)}={value!r}, an interpolation: refused, since resolving it could read "
             "this machine's environment or files",
+        )
+
+
+ALLOWED: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar("allowed_targets", default=None)
+
+
+def execution_allowlist(cfg: Any) -> frozenset[str]:
+    """Every target an ``instantiate`` of this command may call: each ``_target_`` and import path the composed
+    ``cfg`` names, its ``hydra`` node (the sweeper's sampler, a launcher) included, in either Lightning
+    package's spelling (the run trains with one: ``src.lightning_package``)."""
+    from src.lightning_package import spellings
+
+    tree = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
+    return frozenset(
+        name for _, target in targets_in(tree or {}) if isinstance(target, str) for name in spellings(target)
+    )
+
+
+@contextlib.contextmanager
+def allowing(targets: Iterable[str], added: bool = False) -> Iterator[None]:
+    """Within: ``check_allowed`` refuses any other target, and on Hydra 1.4 Hydra's own execution allowlist
+    (``hydra.utils.execution_whitelist``) holds ``targets`` for every ``instantiate``, its plugins' included.
+    ``added``: these beside the allowlist in force; else only these."""
+    import hydra.utils
+
+    targets = frozenset(targets) | (ALLOWED.get() or frozenset() if added else frozenset())
+    token = ALLOWED.set(targets)
+    hydras = getattr(hydra.utils, "execution_whitelist", None)  # Hydra 1.3 has none
+    try:
+        with hydras(sorted(targets), reset=True) if hydras else contextlib.nullcontext():
+            yield
+    finally:
+        ALLOWED.reset(token)
+
+
+def canonical(target: str) -> str | None:
+    """Where the callable a target names is defined (``torch.nn.Linear`` -> ``torch.nn.modules.linear.Linear``),
+    which Hydra 1.4's allowlist checks too; None where it cannot tell (building it will say why)."""
+    from hydra.utils import get_object
+
+    try:
+        made = get_object(target)
+        return f"{made.__module__}.{made.__qualname__}"
+    except Exception:  # noqa: BLE001 - not importable, or an object with no such names
+        return None
+
+
+def check_allowed(key: str, target: Any) -> None:
+    """Refuse, naming ``key``, a ``_target_`` outside the allowlist in force (none in force: no check)."""
+    allowed = ALLOWED.get()
+    if allowed is not None and isinstance(target, str) and target not in allowed:
+        raise ConfigError(
+            key,
+            f"{target!r} is not a class the config here names: refused, since building it would import and call "
+            "code no config chose (add a config for it under conf/ or your --config-dir if you trust it)",
         )

@@ -11,13 +11,15 @@ def plot_toy_dataset(name: str, out_dir: Path) -> Path:
     from hydra.utils import instantiate
 
     from src.config.compose import CONF_DIR, compose_config
+    from src.config.targets import allowing, execution_allowlist
     from src.report.figures import plot_dataset
 
     options = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml") if "generator:" in p.read_text())
     if name not in options:
         raise ReportError(f"--data {name}: not a toy dataset; choose one of: {', '.join(options)}")
     cfg = compose_config(["model=mlp", f"data={name}"], output_dir=".")
-    datamodule = instantiate(cfg.data)  # the data set alone: a report builds no run
+    with allowing(execution_allowlist(cfg)):
+        datamodule = instantiate(cfg.data)  # the data set alone: a report builds no run
     datamodule.setup()
     splits = {s: (x.numpy(), y.numpy()) for s, (x, y) in datamodule.splits.items()}
     return plot_dataset(name, splits, out_dir / f"{name}.png")

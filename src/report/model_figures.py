@@ -10,6 +10,8 @@ Each run computed its own figures' data when it ended (``src.records.boundary``,
 the report never imports a class a run folder names, or opens a checkpoint.
 """
 
+import importlib.util
+import shlex
 import textwrap
 import warnings
 from pathlib import Path
@@ -116,6 +118,19 @@ def optuna_storage(path: Path) -> str:
     return f"sqlite:///file:{path.resolve().as_posix()}?mode=ro&uri=true"
 
 
+def dashboard_command(database: Path) -> str:
+    """The command that opens a search's stored study in optuna-dashboard (docs/scaling.md)."""
+    return shlex.join(["optuna-dashboard", "sqlite:///" + database.resolve().as_posix()])
+
+
+def dashboard_line(database: Path) -> str:
+    """The report's line naming the dashboard command, and how to install the dashboard where it is missing."""
+    line = f"Every trial, live or finished, in optuna-dashboard: `{dashboard_command(database)}`"
+    if importlib.util.find_spec("optuna_dashboard") is None:
+        line += " (it needs Optuna 3.6 or newer: `make install LINE=hydra-1.4` installs both)"
+    return line
+
+
 def optuna_figures(root: Path, out: Path) -> list[str]:
     """Optuna's optimisation history and parameter importances of the study stored in the sweep folder."""
     if not (root / "optuna.db").exists():
@@ -128,6 +143,7 @@ def optuna_figures(root: Path, out: Path) -> list[str]:
         storage = optuna_storage(root / "optuna.db")
     except ValueError as error:
         return [*lines, f"(no search figures: {root / 'optuna.db'} is {error})", ""]
+    lines += [dashboard_line(root / "optuna.db"), ""]
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # loading a study is no news
     try:

@@ -9,6 +9,7 @@ constructors name their argument (prefixed here with the group); any other error
 argument the failing code held (``blame``), never found by building again.
 """
 
+import functools
 import importlib.util
 import inspect
 import logging
@@ -38,6 +39,14 @@ from src.capabilities import (
 from src.config.errors import ConfigError, first_line, is_number, root_cause
 from src.config.rules import check_monitors, check_rules, check_validation_fits_epoch
 from src.config.signatures import check_signatures, target_nodes
+from src.config.targets import (
+    ALLOWED,
+    allowing,
+    canonical,
+    check_allowed,
+    execution_allowlist,
+    targets_in,
+)
 from src.lightning_package import choose, in_package, package_of, pl
 from src.run.storage import check_room_for_outputs, check_tracking_uri
 from src.trainer.devices import forks_ranks, one_owner_of_cluster_signals, place_processes, threads_per_rank
@@ -155,11 +164,31 @@ def config_error(group: str, node: Any, error: BaseException) -> ConfigError:
 
 
 def build(group: str, node: DictConfig, **kwargs: Any) -> Any:
-    """``instantiate(node, **kwargs)``; an error becomes a ConfigError naming the key under ``group``."""
+    """``instantiate(node, **kwargs)``; an error becomes a ConfigError naming the key under ``group``. Every
+    target in ``node`` must be in the allowlist in force (``src.config.targets.allowing``)."""
+    named = []
+    if OmegaConf.is_dict(node):
+        for where, target in targets_in(OmegaConf.to_container(node, resolve=False)):
+            if where and where[-1] == "_target_":
+                check_allowed(".".join((group, *where)), target)
+                named.append(target)
     try:
-        return instantiate(node, **kwargs)
+        # what the node names (checked above), and where each is defined (torch.nn.Linear: torch.nn.modules.linear)
+        with allowing([*named, *filter(None, map(canonical, named))], added=True):
+            return plain_partial(instantiate(node, **kwargs))
     except Exception as error:  # noqa: BLE001 - whatever the constructor raises is the value's fault
         raise config_error(group, node, error) from None
+
+
+def plain_partial(made: Any) -> Any:
+    """A ``_partial_: true`` node's factory as a plain ``functools.partial`` of the callable it names.
+
+    Hydra 1.4 returns a partial of its own that re-checks its allowlist at each call and refuses to be
+    pickled; a module keeps its optimizer partial among its hyperparameters, which Lightning drops when they
+    do not pickle (and a spawned DDP rank pickles the module). The callable was allowed when it was built."""
+    if isinstance(made, functools.partial) and type(made) is not functools.partial:
+        return functools.partial(made.func, *made.args, **(made.keywords or {}))
+    return made
 
 
 def build_optimizer(node: DictConfig) -> Callable:
@@ -213,6 +242,9 @@ def build_module(cfg: DictConfig) -> pl.LightningModule:
         given["net"] = build("model", cfg.model)
     elif cfg.get("model") is not None and "net" not in node:
         log.info("model: %s takes no net, so the model group is not used (model=null says so)", node._target_)
+    for key, child in node.items():  # the module's own factories (a scheduler partial), built as plain partials
+        if key not in given and OmegaConf.is_dict(child) and child.get("_partial_") is True:
+            given[key] = build(f"module.{key}", child)
     module = build("module", node, **given)
     if not isinstance(module, pl.LightningModule):
         raise ConfigError("module._target_", f"{node._target_} builds a {type(module).__name__}, not a LightningModule")
@@ -246,7 +278,13 @@ def check_model_takes_data(module: pl.LightningModule, datamodule) -> None:
 
 def build_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = (), checked: bool = False) -> RunParts:
     """Check (unless ``checked``) and build everything a run needs, then load its data. Seeds torch, NumPy and
-    Python's random. ``extra_callbacks`` come after the config's (the run's stop callbacks, a benchmark's timer)."""
+    Python's random. ``extra_callbacks`` come after the config's (the run's stop callbacks, a benchmark's timer).
+    Builds within the allowlist in force, else within what ``cfg`` and conf/ name."""
+    with allowing(ALLOWED.get() or execution_allowlist(cfg)):  # entered again: Hydra's job runs in a context of its own
+        return built_run(cfg, extra_callbacks, checked)
+
+
+def built_run(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback], checked: bool) -> RunParts:
     if not checked:
         check_config(cfg)
     place_processes(cfg.trainer)
