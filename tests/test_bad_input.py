@@ -50,6 +50,8 @@ COMMAND_LINE = [
     ([*SEARCH, "optimized_metric=null", "hydra.sweeper.direction=minimize"], "hydra.sweeper.direction: minimize contr"),
     ([*SEARCH, "optimized_metric=null", "monitor.metric=null"], "monitor.metric: is null, so a search has nothing to"),
     ([*SEARCH, "hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials: must be an integer >= 1, got 0"),
+    (["-m", "experiment=mlp_numpy_vs_torch", "seeds=0"], "seeds: must be an integer >= 1, got 0"),
+    (["-m", "experiment=mlp_numpy_vs_torch", "seeds=3", "seed=5"], "seed: is swept by seeds=3 (seeds 1 to 3); leave"),
     ([*SEARCH, "hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler.seed: Value 'abc' of type 'str' could not"),
     ([*SEARCH, "hydra.sweeper.sampler._target_=nope.Sampler"], "hydra.sweeper.sampler: Error locating target 'nope."),
     ([*SEARCH, "hydra.sweeper.storage=bogus://db"], "hydra.sweeper.storage: bogus://db: not a database URL optuna"),

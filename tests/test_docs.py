@@ -69,6 +69,13 @@ def test_every_command_shown_composes(page, args, tmp_path):
     argv = shlex.split(args)
     if "--config-dir" in argv:  # a user's own config folder, named from the project's root (tests/byo/conf)
         argv[argv.index("--config-dir") + 1] = str(ROOT_DIR / argv[argv.index("--config-dir") + 1])
+    for word in argv:  # a finished run to run again, as the page's folder
+        if word.startswith("reproduce="):
+            run = tmp_path / word.split("=", 1)[1]
+            (run / ".hydra").mkdir(parents=True)
+            (run / ".hydra" / "overrides.yaml").write_text("- model=mlp\n")
+            (run / ".hydra" / "config.yaml").write_text("seed: 1\n")
+            (run / "COMPLETED").write_text("0.9\n")
     problem = bad_command_line(argv, tmp_path, config_name=script)
     if problem and problem.startswith(NO_SLURM) and shutil.which("srun") is None:
         problem = None  # a cluster command: everything but the cluster itself was checked before this line

@@ -68,8 +68,12 @@ def test_parallel_sweep_runs_jobs_at_once_with_the_serial_sweeps_outputs_and_one
     # MLflow, read back with its own client: one experiment, a run per job that trained
     client = mlflow.tracking.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("lightning-hydra-experiments")
-    runs = client.search_runs([experiment.experiment_id])
+    everything = client.search_runs([experiment.experiment_id])
+    (parent,) = [run for run in everything if run.info.run_name == root.name]  # the sweep's, ended with it
+    assert parent.info.status == "FINISHED" and parent.data.tags["sweep_dir"] == str(root)
+    runs = [run for run in everything if run.info.run_id != parent.info.run_id]
     assert sorted(run.info.run_name for run in runs) == ["data.input_length=3", "data.input_length=5"]
+    assert {run.data.tags.get("mlflow.parentRunId") for run in runs} == {parent.info.run_id}  # nested under it
     for run in runs:
         length = run.info.run_name.split("=")[1]
         assert run.data.params["data/input_length"] == length and run.data.params["model/_target_"]

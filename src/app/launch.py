@@ -70,10 +70,16 @@ def main(argv: list[str], config_name: str, job: Callable[[DictConfig, Origin], 
         if command.cfg is None:
             private_api.print_only(command.args, command.parser, lambda cfg: None, command.conf_dir, config_name)
             return
+        if config_name == "train" and command.cfg.get("reproduce") is not None:  # the run's own recorded command
+            from src.app.reproduce import reproduce_command
+
+            command = reproduce_command(command)
         with allowing(command.allowlist()):
             check_command(command)
             if command.multirun:
                 launch_sweep(command, job)
+            elif command.cfg.get("reproduce") is not None:
+                reproduce(command, job)
             else:
                 launch_one(command, job)
     except ConfigError as error:
@@ -103,7 +109,21 @@ def task_config(cfg: DictConfig) -> DictConfig:
     return task
 
 
-def launch_one(command: Command, job: Callable[..., Any]) -> None:
+def reproduce(command: Command, job: Callable[..., Any]) -> None:
+    """Run a finished run again (``src.app.reproduce``): say what differs from the original first, compare every
+    final metric with the original's after."""
+    from src.app.reproduce import compare_results, differences, this_machine
+    from src.records.provenance import read_provenance
+
+    original = Path(str(command.cfg.reproduce))
+    before = differences(read_provenance(original), this_machine(command.cfg))
+    log.info("Reproducing %s: %s", original, "; ".join(before) or "the same commit, libraries, device and threads")
+    folder = launch_one(command, job)
+    for line in compare_results(original, folder, before):
+        log.info("%s", line)
+
+
+def launch_one(command: Command, job: Callable[..., Any]) -> Path:
     """Set the run up (nothing written before its folder is claimed), then run it as Hydra's job in that folder."""
     from src.lightning_package import choose, package_of
     from src.process import configure_process
@@ -120,6 +140,7 @@ def launch_one(command: Command, job: Callable[..., Any]) -> None:
     done = private_api.run_one(command.app, cfg, command.config_name, lambda _: run.execute())
     if done.status.name == "FAILED":
         raise private_api.job_error(done)
+    return run.folder
 
 
 def launch_sweep(command: Command, job: Callable[..., Any]) -> None:

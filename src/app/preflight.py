@@ -98,7 +98,11 @@ def check_sweep(command: Command) -> None:
     """Each swept group's values are options, each swept (or searched) key is in the config, the launcher's
     ``n_jobs`` is a number of jobs, and the sweeper's and launcher's settings are what their plugins take."""
     cfg, loader = command.cfg, command.app.config_loader
-    params = [f"{k}={v}" for k, v in (cfg.hydra.sweeper.get("params") or {}).items()]
+    params = [f"{k}={swept_value(cfg, k)}" for k in cfg.hydra.sweeper.get("params") or {}]
+    typed = {str(o).split("=", 1)[0] for o in cfg.hydra.overrides.task}
+    if cfg.get("seeds", 1) != 1 and "seed" in typed and "seed" in (cfg.hydra.sweeper.get("params") or {}):
+        raise ConfigError("seed", f"is swept by seeds={cfg.seeds} (seeds 1 to {cfg.seeds}); leave out seed=..., or use "
+                          "seeds=1 to run one seed")  # fmt: skip
     for override in OverridesParser.create().parse_overrides([*params, *cfg.hydra.overrides.task]):
         key = override.key_or_group
         if override.is_delete() or override.is_add() or key.startswith("hydra"):
@@ -119,6 +123,19 @@ def check_sweep(command: Command) -> None:
     check_sweep_plugins(cfg)
     if cfg.hydra.sweeper.get("_target_") == OPTUNA_SWEEPER and cfg.get("optimized_metric") is None:
         check_search_direction(cfg)
+
+
+def swept_value(cfg: DictConfig, key: str) -> str:
+    """A preset's swept value of ``key`` (``hydra.sweeper.params``), resolved; one that does not resolve is one
+    line naming the key its resolver names (``seeds: must be ...``), else the param."""
+    try:
+        return str(cfg.hydra.sweeper.params[key])
+    except OmegaConfBaseException as error:
+        said = str(error).strip().splitlines()[0].split("raised while resolving interpolation: ", 1)[-1]
+        named, _, problem = said.partition(": ")
+        if problem and " " not in named:
+            raise ConfigError(named, problem) from None
+        raise ConfigError(f"hydra.sweeper.params.{key}", f"cannot be resolved: {said}") from None
 
 
 def check_search_direction(cfg: DictConfig) -> None:
@@ -181,6 +198,10 @@ def bad_command_line(
     os.chdir(cwd)
     try:
         command = read_command(argv, config_name, conf_dir or CONF_DIR)
+        if config_name == "train" and command.cfg is not None and command.cfg.get("reproduce") is not None:
+            from src.app.reproduce import reproduce_command
+
+            command = reproduce_command(command)
         if not only_prints(command.args):
             with allowing(command.allowlist()):
                 check_command(command)

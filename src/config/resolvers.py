@@ -5,6 +5,7 @@ import os
 from omegaconf import OmegaConf
 
 SWEPT_KEYS_ENV = "TRAIN_SWEPT_KEYS"  # set by src.sweeps.summary.SweepSummary when a multirun starts
+MLFLOW_PARENT_ENV = "TRAIN_MLFLOW_PARENT"  # set by src.sweeps.tracking: the sweep's parent run in MLflow
 TRIALS_ENV = "TRAIN_STORED_TRIALS"  # set by src.sweeps.search: the trials a continued search's study held
 
 
@@ -27,6 +28,20 @@ def _trial_name(*, _root_) -> str:
     """A search job's folder name: ``trial<N>``, N its Optuna trial number (the trials the study held when the
     search started, then the job's own number), so a continued search numbers its new trials on."""
     return f"trial{int(os.environ.get(TRIALS_ENV, 0)) + int(_root_.hydra.job.num)}"
+
+
+def _seeds_from(seed, seeds) -> str:
+    """An experiment preset's ``seed`` sweep: seeds 1 to ``seeds`` (``range(1,4)`` for 3), or for one seed the
+    run's own ``seed``, which sweeps nothing."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds: must be an integer >= 1, got {seeds!r}")
+    return str(seed) if seeds == 1 else f"range(1,{seeds + 1})"
+
+
+def _mlflow_parent() -> dict:
+    """A sweep job's MLflow tags: its sweep's parent run (``mlflow.parentRunId``), which MLflow nests it under."""
+    parent = os.environ.get(MLFLOW_PARENT_ENV)
+    return {"mlflow.parentRunId": parent} if parent else {}
 
 
 def _parallel_jobs() -> int:
@@ -94,6 +109,8 @@ RESOLVERS = {
     "pid": os.getpid,
     "job_name": _job_name,
     "trial_name": _trial_name,
+    "seeds_from": _seeds_from,
+    "mlflow_parent": _mlflow_parent,
     "parallel_jobs": _parallel_jobs,
     "on_gpu": _on_gpu,
     "experiment_name": _experiment_name,

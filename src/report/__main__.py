@@ -1,4 +1,5 @@
-"""``python -m src.report DIR`` writes DIR/report/; ``python -m src.report --data moons`` plots a dataset."""
+"""``python -m src.report DIR`` writes DIR/report/; ``python -m src.report compare RUN_A RUN_B [...]`` writes a
+comparison page (``--out``, default outputs/compare); ``python -m src.report --data moons`` plots a dataset."""
 
 import argparse
 import sys
@@ -25,11 +26,35 @@ def plot_toy_dataset(name: str, out_dir: Path) -> Path:
     return plot_dataset(name, splits, out_dir / f"{name}.png")
 
 
+def compare(argv: list[str]) -> Path:
+    parser = argparse.ArgumentParser(prog="python -m src.report compare", description="runs side by side")
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders: single runs or jobs of sweeps")
+    parser.add_argument("--out", type=Path, default=Path("outputs/compare"), help="where the page and figures go")
+    args = parser.parse_args(argv)
+    from src.report.compare import write_comparison
+
+    return write_comparison(args.runs, args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:
+        try:
+            print(compare(argv[1:]))
+        except ReportError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except OSError as error:
+            print(f"error: cannot write {error.filename or 'the page'}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        return 0
     parser = argparse.ArgumentParser(prog="python -m src.report", description=__doc__)
     parser.add_argument("dir", nargs="?", type=Path, help="a run (outputs/...) or a sweep (multirun/<date>/<time>)")
     parser.add_argument("--data", help="plot a toy dataset (moons, circles, hastie, multi) instead")
     parser.add_argument("--out", type=Path, default=Path("outputs/datasets"), help="where --data writes its PNG")
+    parser.add_argument(
+        "--repeat", default="seed", help="the key whose values repeat a setting: jobs are aggregated across it"
+    )
     args = parser.parse_args(argv)
     try:
         if args.data:
@@ -37,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.dir:
             from src.report.write import write_report
 
-            print(write_report(args.dir))
+            print(write_report(args.dir, repeat=args.repeat))
         else:
             parser.error("give DIR or --data NAME")
     except ReportError as error:

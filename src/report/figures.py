@@ -76,6 +76,51 @@ def plot_overlay(groups: dict[str, list[Run]], title: str, path: Path) -> Path:
     return save(figure, path)
 
 
+def plot_mean_band(groups: dict[str, list[Run]], tag: str, title: str, path: Path) -> Path:
+    """One metric per group of seeds: the mean at each step every run of the group logged, and a band of one
+    standard deviation either side (none for a group of one seed)."""
+    import numpy as np
+
+    figure, ax = plt.subplots(figsize=(6.5, 3.2))
+    for name, runs in groups.items():
+        series = [dict(run.points(tag)) for run in runs]
+        steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
+        if not steps:
+            continue
+        values = np.array([[s[step] for step in steps] for s in series])
+        mean = values.mean(axis=0)
+        (line,) = ax.plot(steps, mean, label=f"{name} (n={len(runs)})")
+        if len(runs) > 1:
+            spread = values.std(axis=0, ddof=1)
+            ax.fill_between(steps, mean - spread, mean + spread, color=line.get_color(), alpha=0.2)
+    ax.set(xlabel="step", ylabel=tag)
+    legend_outside(ax)
+    figure.suptitle(title, fontsize=9)
+    return save(figure, path)
+
+
+def plot_compared(runs: list[Run], names: list[str], metric: str, path: Path) -> Path | None:
+    """One metric of several runs overlaid, a colour per run, a line style per split; None if none logged it."""
+    figure, ax = plt.subplots(figsize=(6.5, 3.2))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    drawn = False
+    for colour, name, run in zip(colours * 4, names, runs):
+        for (split, per_step), tag in sorted(run.curves().get(metric, {}).items()):
+            if per_step and (split or "", False) in run.curves().get(metric, {}):
+                continue  # the per-epoch series of the same split says it more plainly
+            steps, values = run.series(tag)
+            if steps:
+                style = {"train": "-", "val": "--", "test": "o"}.get(split, "-.")
+                ax.plot(steps, values, style, color=colour, label=f"{name} {split or tag}".strip(), alpha=0.85)
+                drawn = True
+    if not drawn:
+        plt.close(figure)
+        return None
+    ax.set(xlabel="step", ylabel=metric)
+    legend_outside(ax)
+    return save(figure, path)
+
+
 def validations_to_best(run: Run) -> int | None:
     """How many validations it took to reach the best validation accuracy."""
     _, values = run.series("val/acc")

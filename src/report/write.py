@@ -7,6 +7,7 @@ from src.metric_tags import RESULT_TAGS
 from src.report.figures import plot_curves, plot_length_sweep, plot_overlay, validations_to_best
 from src.report.model_figures import model_figures, optuna_figures
 from src.report.runs import ReportError, Run, find_runs, label, run_title, split_of, varying_keys
+from src.report.seeds import seeds_section
 
 COLUMNS = RESULT_TAGS
 LENGTH_KEY = "data.input_length"
@@ -83,15 +84,20 @@ def numpy_vs_torch(runs: list[Run], out: Path) -> list[str]:
 
 def report_folder(root: Path) -> Path:
     """``ROOT/report``, refused if it, or anything in it, is a link: the report never writes through one."""
-    out = root / "report"
+    return own_folder(root / "report")
+
+
+def own_folder(out: Path) -> Path:
+    """``out``, refused if it, or anything in it, is a link: a report never writes through one."""
     links = [p for p in (out, *(out.rglob("*") if out.is_dir() and not out.is_symlink() else ())) if p.is_symlink()]
     if links:
         raise ReportError(f"{links[0]} is a link: the report writes only into a folder of its own; remove the link")
     return out
 
 
-def write_report(root: Path) -> Path:
-    """Write the report of the run or sweep ``root``; returns the path of report.md."""
+def write_report(root: Path, repeat: str = "seed") -> Path:
+    """Write the report of the run or sweep ``root``; returns the path of report.md. Jobs that differ in
+    ``repeat`` (and possibly other keys) are aggregated across it (``src.report.seeds``)."""
     root = Path(root)
     runs = find_runs(root)
     keys = varying_keys(runs)
@@ -103,6 +109,8 @@ def write_report(root: Path) -> Path:
         "",
     ]
     lines += results_table(runs, keys) + [""]
+    if repeat in keys:
+        lines += seeds_section(runs, keys, columns([r for r in runs if r.has_results] or runs), out, repeat)
     lines += model_figures(runs, out) + optuna_figures(root, out)
     if LENGTH_KEY in keys:
         figure = plot_length_sweep(runs, LENGTH_KEY, [k for k in keys if k != LENGTH_KEY], out / "length_sweep.png")

@@ -37,7 +37,7 @@ from src.records.status import (
     stopped_early,
 )
 from src.sweeps.interrupt import clear_stop, stop_sweep_on_signals
-from src.sweeps.tracking import prepare_mlflow
+from src.sweeps.tracking import log_group_summaries, prepare_mlflow
 
 NOT_STARTED = "NOT STARTED"
 NOT_FINISHED = "NOT FINISHED"
@@ -177,6 +177,10 @@ class SweepSummary(Callback):
             log.warning("Continue the sweep with: %s", self.continue_with)
         elif INTERRUPTED_MARKER in unfinished:
             log.warning("Resume each INTERRUPTED job with the command in its INTERRUPTED file")
+        try:
+            log_group_summaries(sweep_dir)  # the sweep's parent run in MLflow, where it has one
+        except Exception as error:  # noqa: BLE001 - a tracking server gone must not hide the sweep's results
+            log.warning("Could not log the sweep's summaries to MLflow: %s", one_line(error))
         if self.write_report is None:
             return
         try:
