@@ -8,27 +8,31 @@ import pytest
 from src.app.preflight import bad_command_line
 from src.app.reproduce import compare_results, differences
 from tests.conftest import QUIET, run_train
+from tests.test_bring_your_own import BYO_CONF
 from tests.test_seeds import fake_job
-
-SHORT = ["model=mlp", "data=moons", "trainer.max_epochs=2", *QUIET]
 
 
 @pytest.mark.slow
 def test_a_cpu_run_reproduced_says_what_differs_beforehand_and_is_identical(tmp_path):
-    run_train(*SHORT, "seed=3", "hydra.run.dir=orig", cwd=tmp_path)
-    record = json.loads((tmp_path / "orig" / "provenance.json").read_text())
+    """A job of a sweep of a user's own module (its --config-dir given again), on this CPU."""
+    byo = ["--config-dir", str(BYO_CONF)]
+    run_train("-m", *byo, "model=dense", "seed=3", *QUIET, "trainer.max_epochs=2", "launcher=parallel",
+              "hydra.sweep.dir=sweep", cwd=tmp_path)  # fmt: skip
+    (job,) = [folder for folder in (tmp_path / "sweep").iterdir() if (folder / ".hydra").is_dir()]
+    record = json.loads((job / "provenance.json").read_text())
     installed = record["versions"]["torch"]
     record["versions"]["torch"] = "2.13.0"  # as if the original ran with another torch, on 7 threads
     record["device"]["threads"] = 7
-    (tmp_path / "orig" / "provenance.json").write_text(json.dumps(record))
-    done = run_train("reproduce=orig", "hydra.run.dir=again", cwd=tmp_path)
+    (job / "provenance.json").write_text(json.dumps(record))
+    done = run_train(*byo, f"reproduce=sweep/{job.name}", "hydra.run.dir=again", cwd=tmp_path)
     said = done.stdout + done.stderr
     before = next(line for line in said.splitlines() if "Reproducing " in line)
     assert f"torch: 2.13.0 -> {installed}" in before and "threads: 7 -> " in before and "commit" not in before
-    assert f"Reproduced {tmp_path / 'orig'}: identical, every final metric" in said
+    assert f"Reproduced {job}: identical, every final metric" in said
     kept = json.loads((tmp_path / "again" / "reproduction.json").read_text())
-    assert kept["identical"] and kept["metrics"]["test/acc"]["original"] == kept["metrics"]["test/acc"]["now"]
-    assert "seed=3" in (tmp_path / "again" / ".hydra" / "overrides.yaml").read_text()  # the run's own command
+    assert kept["identical"] and kept["metrics"]["test_acc"]["original"] == kept["metrics"]["test_acc"]["now"]
+    recorded = (tmp_path / "again" / ".hydra" / "overrides.yaml").read_text()
+    assert "seed=3" in recorded and "model=dense" in recorded and "launcher" not in recorded  # its own, unplaced
     assert (tmp_path / "again" / "COMPLETED").is_file()
 
 

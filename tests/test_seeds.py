@@ -86,12 +86,12 @@ def test_the_report_of_a_seeded_sweep_aggregates_each_setting_and_compares_the_t
     assert f"| optimizer=adam | 3 | {adam.mean:.4f} | {adam.std:.4f} |" in table
     assert "| optimizer=rmsprop | 1 | 0.6000 | one seed: no spread |  |" in table
     diff = welch(best["adam"], best["sgd"])  # groups in folder order: adam, rmsprop, sgd
-    row = next(line for line in table.splitlines() if line.startswith("| optimizer | adam | sgd |"))
+    row = next(line for line in table.splitlines() if line.startswith("| optimizer | adam | sgd | - |"))
     assert f"| {diff.delta:+.4f} | [{diff.low:+.4f}, {diff.high:+.4f}] | {diff.p:.3g} |" in row
     assert diff.delta == pytest.approx(-0.19) and row.endswith(
         f"| lower beyond the seed-to-seed spread (p = {diff.p:.3g}) |"
     )
-    assert "| optimizer | adam | rmsprop | -0.3100 |  |  | a group has one seed: no test |" in table
+    assert "| optimizer | adam | rmsprop | - | -0.3100 |  |  | a group has one seed: no test |" in table
     assert "### test/acc" in section and (sweep / "report" / "seeds.png").stat().st_size > 5000
 
 

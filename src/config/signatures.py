@@ -124,3 +124,12 @@ def check_signatures(cfg: DictConfig) -> None:
         ) from None
     for path, node in target_nodes(tree):
         check_node(path, node)
+
+
+def takes(target: str, name: str) -> bool:
+    """Whether the constructor ``target`` names has a parameter ``name`` (False where it cannot be looked up)."""
+    try:
+        parameters = inspect.signature(get_object(target)).parameters
+    except Exception:  # noqa: BLE001 - check_signatures has named any target that cannot be built
+        return False
+    return name in parameters

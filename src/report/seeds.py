@@ -7,6 +7,7 @@ of one seed has no spread to measure: it says so, with no interval, rather than 
 """
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +70,9 @@ def welch(a: list[float], b: list[float]) -> Difference:
         return Difference(delta, delta, delta, 1.0 if delta == 0 else 0.0)
     dof = (va + vb) ** 2 / (va**2 / (sa.n - 1) + vb**2 / (sb.n - 1))
     half = stats.t.ppf((1 + CONFIDENCE) / 2, dof) * math.sqrt(va + vb)
-    p = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # two groups of the same values (NumPy's MLP and PyTorch's): SciPy warns
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
     return Difference(delta, delta - half, delta + half, p)
 
 
@@ -133,13 +136,16 @@ def seeds_section(
         lines += [f"### {header}", "", "| group | n | mean | std | 95% CI |", "|---|---|---|---|---|"]
         lines += [f"| {name} | " + " | ".join(summarize(v).cells()) + " |" for name, v in zip(names, values)]
         if pairs:
-            lines += ["", "| setting | first | second | difference | 95% CI | p | in words |", "|---" * 7 + "|"]
+            header_row = "| setting | first | second | alike | difference | 95% CI | p | in words |"
+            lines += ["", header_row, "|---" * 8 + "|"]
         for i, j, key in pairs:
             diff = welch(values[i], values[j])
             first, second = dict(list(groups)[i])[key], dict(list(groups)[j])[key]
+            alike = ",".join(f"{k}={v}" for k, v in list(groups)[i] if k != key) or "-"
             interval = "" if diff.low is None else f"[{diff.low:+.4f}, {diff.high:+.4f}]"
             p = "" if diff.p is None else f"{diff.p:.3g}"
-            lines.append(f"| {key} | {first} | {second} | {diff.delta:+.4f} | {interval} | {p} | {diff.words()} |")
+            cells = f"| {key} | {first} | {second} | {alike} | {diff.delta:+.4f} | {interval} | {p} | {diff.words()} |"
+            lines.append(cells)
         lines.append("")
     monitored = next((tag for _, tag, best in columns if best), None)
     if monitored is not None and names:
