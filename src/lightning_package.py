@@ -16,6 +16,9 @@ from typing import Any
 
 ENV = "TRAIN_LIGHTNING_PACKAGE"  # the choice, inherited by a sweep's workers
 FABRIC = {"pytorch_lightning": "lightning_fabric", "lightning.pytorch": "lightning.fabric"}
+# Lightning's SLURM environment plugin, which the project adds to a run's config itself in a SLURM job
+# (src/trainer/devices.py), so every run's allowlist holds it (src/config/targets.py)
+SLURM_ENVIRONMENT = "lightning_fabric.plugins.environments.SLURMEnvironment"
 _imported: list[str] = []  # the package this process imported through here, once it has
 
 

@@ -134,13 +134,12 @@ ALLOWED: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar(
 def execution_allowlist(cfg: Any) -> frozenset[str]:
     """Every target an ``instantiate`` of this command may call: each ``_target_`` and import path the composed
     ``cfg`` names, its ``hydra`` node (the sweeper's sampler, a launcher) included, in either Lightning
-    package's spelling (the run trains with one: ``src.lightning_package``)."""
-    from src.lightning_package import spellings
+    package's spelling (the run trains with one: ``src.lightning_package``), and what the project adds itself."""
+    from src.lightning_package import SLURM_ENVIRONMENT, spellings
 
     tree = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
-    return frozenset(
-        name for _, target in targets_in(tree or {}) if isinstance(target, str) for name in spellings(target)
-    )
+    named = [target for _, target in targets_in(tree or {}) if isinstance(target, str)]
+    return frozenset(name for target in [*named, SLURM_ENVIRONMENT] for name in spellings(target))
 
 
 @contextlib.contextmanager

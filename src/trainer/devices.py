@@ -10,6 +10,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from src.lightning_package import SLURM_ENVIRONMENT
+
 
 def cpu_count() -> int:
     """Cores this process may use (its affinity mask, where the OS has one)."""
@@ -85,9 +87,6 @@ def threads_per_rank(trainer_cfg: DictConfig) -> int:
     devices = trainer_cfg.get("devices")
     ranks = devices if isinstance(devices, int) and devices > 0 else len(devices) if OmegaConf.is_list(devices) else 1
     return threads_per_job(ranks)  # ranks share the cores as a parallel sweep's jobs do
-
-
-SLURM_ENVIRONMENT = "lightning_fabric.plugins.environments.SLURMEnvironment"
 
 
 def one_owner_of_cluster_signals(trainer_cfg: DictConfig) -> None:
