@@ -41,12 +41,14 @@ fashion-mnist:
 train: install
 	$(PY) train.py $(ARGS)
 
+# --dist worksteal: a worker that runs out of tests takes some of the other's, so the few long sweep tests
+# do not leave one core idle at the end (3:52 against 4:29 here)
 test: install
-	$(PY) -m pytest -n 2 -m "not cluster"
+	$(PY) -m pytest -n 2 --dist worksteal -m "not cluster"
 
 # The inner loop: everything but the tests marked slow (about 70 seconds on 2 cores)
 test-fast: install
-	$(PY) -m pytest -n 2 -m "not slow and not cluster"
+	$(PY) -m pytest -n 2 --dist worksteal -m "not slow and not cluster"
 
 # Sweeps on a real one-node SLURM (Debian's slurm-wlm and munge, root): time limits, requeues, preemption, scancel
 # (a few minutes). Installs the two packages where apt-get is available; skips, saying why, elsewhere.
