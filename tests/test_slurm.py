@@ -92,7 +92,8 @@ def test_a_time_limit_without_a_requeue_left_saves_marks_and_names_the_command_t
 
 
 def test_a_time_limit_with_requeues_left_resumes_the_save_and_ends_like_an_uninterrupted_run(cluster, tmp_path):
-    result = sweep(cluster, tmp_path, *SLURM, "hydra.launcher.max_num_timeout=5", *LONG, "trainer.max_epochs=12",
+    # 20 epochs: about 30 s of training here, well past the signal ~20 s in (12 once finished just before it)
+    result = sweep(cluster, tmp_path, *SLURM, "hydra.launcher.max_num_timeout=5", *LONG, "trainer.max_epochs=20",
                    "seed=3")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     job = next(p for p in (tmp_path / "sweep").iterdir() if (p / ".hydra").is_dir())
@@ -100,9 +101,9 @@ def test_a_time_limit_with_requeues_left_resumes_the_save_and_ends_like_an_unint
     log = (job / "train.log").read_text()
     assert "Requeued by SLURM: resuming" in log  # it was stopped at least once
     requeued = read_scalars(job)
-    assert len(requeued["val/acc"]) == 12  # one validation an epoch: nothing repeated
+    assert len(requeued["val/acc"]) == 20  # one validation an epoch: nothing repeated
     uninterrupted = tmp_path / "uninterrupted"
-    train(compose_config([*LONG, "trainer.max_epochs=12", "seed=3"], uninterrupted))
+    train(compose_config([*LONG, "trainer.max_epochs=20", "seed=3"], uninterrupted))
     expected = read_scalars(uninterrupted)
     for tag in ("val/acc", "val/loss", "test/acc"):
         assert requeued[tag] == pytest.approx(expected[tag], abs=1e-6), tag
