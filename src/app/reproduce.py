@@ -12,7 +12,6 @@ threads); after it, every final metric is compared with the original's: identica
 
 import json
 import logging
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from omegaconf import OmegaConf
 
 from src.app.command import Command, read_command
 from src.config.errors import ConfigError
-from src.config.targets import conf_targets, targets_in
+from src.config.targets import allowed_targets, targets_in
 
 log = logging.getLogger("train")
 KEY = "reproduce"
@@ -78,10 +77,7 @@ def reproduce_command(command: Command) -> Command:
 
 def check_classes(command: Command, folder: Path) -> None:
     """Every class the recorded command composes to is one a config folder names under the same key."""
-    allowed: dict[str, set[str]] = {}
-    for conf_dir in command.config_folders():
-        for key, targets in conf_targets(conf_dir).items():
-            allowed.setdefault(key, set()).update(targets)
+    allowed = allowed_targets(None, command.config_folders())  # the folders' own, not the composed config's
     tree = {k: v for k, v in OmegaConf.to_container(command.cfg, resolve=False).items() if k not in ("hydra", KEY)}
     for where, target in targets_in(tree):
         if where and isinstance(target, str) and target not in allowed.get(where[0], set()):
@@ -125,17 +121,13 @@ def this_machine(cfg) -> dict[str, Any]:
     """This process's provenance record as the new run will write it, as far as it is known before training."""
     import torch
 
-    from src.records.provenance import cpu_name, git_state, versions
+    from src.records.provenance import cpu_name, provenance
 
-    record: dict[str, Any] = {"git": git_state(), "versions": versions(), "platform": platform.platform()}
-    if str(cfg.trainer.get("accelerator")) in ("cpu",) or not torch.cuda.is_available():
-        record["device"] = {
-            "name": f"CPU: {cpu_name()}",
-            "threads": cfg.process.get("threads") or torch.get_num_threads(),
-        }
+    if str(cfg.trainer.get("accelerator")) == "cpu" or not torch.cuda.is_available():
+        device = {"name": f"CPU: {cpu_name()}", "threads": cfg.process.get("threads") or torch.get_num_threads()}
     else:
-        record["device"] = {"name": torch.cuda.get_device_name(0)}
-    return record
+        device = {"name": torch.cuda.get_device_name(0)}
+    return provenance(device, started="")
 
 
 def final_metrics(folder: Path) -> dict[str, float]:

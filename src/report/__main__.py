@@ -38,16 +38,6 @@ def compare(argv: list[str]) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["compare"]:
-        try:
-            print(compare(argv[1:]))
-        except ReportError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        except OSError as error:
-            print(f"error: cannot write {error.filename or 'the page'}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        return 0
     parser = argparse.ArgumentParser(prog="python -m src.report", description=__doc__)
     parser.add_argument("dir", nargs="?", type=Path, help="a run (outputs/...) or a sweep (multirun/<date>/<time>)")
     parser.add_argument("--data", help="plot a toy dataset (moons, circles, hastie, multi) instead")
@@ -55,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", default="seed", help="the key whose values repeat a setting: jobs are aggregated across it"
     )
-    args = parser.parse_args(argv)
     try:
+        if argv[:1] == ["compare"]:
+            print(compare(argv[1:]))
+            return 0
+        args = parser.parse_args(argv)
         if args.data:
             print(plot_toy_dataset(args.data, args.out))
         elif args.dir:
